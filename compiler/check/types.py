@@ -1,0 +1,167 @@
+"""The types of apy, and the symbols that names resolve to.
+
+In:  nothing (definitions only).
+Out: `Type` values (INT, FLOAT, BOOL, NONE, STR, FuncType, ...) and the symbol
+     classes the checker attaches to `Name.ref`/`Call.ref`: `LocalVar`,
+     `GlobalVar`, `Function`, `Builtin`, `Intrinsic`, `ModuleRef`, `BoundCall`.
+
+Types are compared by identity for the primitive ones and structurally for the
+composite ones (attrs frozen classes give both). There are no implicit
+conversions between types: an `int` is not accepted where a `float` is
+expected, because CPython would keep the int (and print `2`, not `2.0`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from ..parse import nodes as n
+
+
+@attrs.frozen
+class Type:
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+INT = Type("int")
+FLOAT = Type("float")
+BOOL = Type("bool")
+NONE = Type("None")
+STR = Type("str")
+# the type of an expression that already had an error: suppresses follow-on errors
+ERROR = Type("<error>")
+# a call that never returns (sys.exit, an always-raising runtime helper)
+NORETURN = Type("NoReturn")
+
+NUMERIC = (INT, FLOAT, BOOL)
+SCALARS = (INT, FLOAT, BOOL, NONE)
+
+
+@attrs.frozen
+class FuncType(Type):
+    params: tuple[Type, ...] = ()
+    ret: Type = NONE
+
+
+def is_numeric(t: Type) -> bool:
+    return t in NUMERIC
+
+
+# --------------------------------------------------------------------------- symbols
+
+
+@attrs.define(eq=False)
+class LocalVar:
+    name: str
+    ty: Type
+    span: n.Span
+    is_param: bool = False
+
+
+@attrs.define(eq=False)
+class GlobalVar:
+    name: str
+    ty: Type
+    module: "ModuleInfo"
+    span: n.Span
+    # set when the value is a compile-time constant (module constants of the
+    # runtime, `static_buffer` addresses): the lowering folds it
+    const: Any = None
+    static_buffer: int | None = None  # byte size, for `X = static_buffer(N)`
+
+    @property
+    def llvm_name(self) -> str:
+        return f"{self.module.name}.{self.name}"
+
+
+@attrs.define(eq=False)
+class Param:
+    name: str
+    ty: Type
+    default: n.Expr | None
+    kind: str  # "normal", "positional", "kwonly"
+    span: n.Span
+
+
+@attrs.define(eq=False)
+class Function:
+    name: str
+    module: "ModuleInfo"
+    params: list[Param]
+    ret: Type
+    node: n.FunctionDef
+    locals: dict[str, LocalVar] = attrs.Factory(dict)
+    globals_declared: set[str] = attrs.Factory(set)
+    assigned_names: set[str] = attrs.Factory(set)  # every name the body assigns
+    # filled by the checker: does it call anything (then it needs the stack check)
+    makes_calls: bool = False
+    # an exported C-level symbol name (`@export("floor")` in runtime modules)
+    export: str | None = None
+
+    @property
+    def llvm_name(self) -> str:
+        return self.export or f"{self.module.name}.{self.name}"
+
+    @property
+    def qualname(self) -> str:
+        return self.name
+
+    @property
+    def ty(self) -> FuncType:
+        return FuncType("function", tuple(p.ty for p in self.params), self.ret)
+
+
+@attrs.define(eq=False)
+class Builtin:
+    """A builtin function (`print`, `len`, ...) or type used as a function (`int`)."""
+
+    name: str
+
+
+@attrs.define(eq=False)
+class Intrinsic:
+    """A `_machine` intrinsic: lowered inline, usable by privileged modules only."""
+
+    name: str
+    params: tuple[Type, ...]
+    ret: Type
+
+
+@attrs.define(eq=False)
+class ModuleRef:
+    module: "ModuleInfo"
+
+
+@attrs.define(eq=False)
+class ExceptionClass:
+    """A builtin exception class (ValueError...): callable to make an exception."""
+
+    name: str
+
+
+@attrs.define(eq=False)
+class BoundCall:
+    """A call to a known Function with its arguments matched to parameters.
+
+    `args[i]` is the expression for parameter i, or None to use its default.
+    `order` lists the parameter indices in the order the source evaluates them.
+    """
+
+    func: Function
+    args: list[n.Expr | None]
+    order: list[int]
+
+
+@attrs.define(eq=False)
+class ModuleInfo:
+    name: str  # dotted module name; "__main__" for the program's file
+    path: str
+    tree: n.Module
+    privileged: bool = False  # runtime/, stdlib drivers: may import _machine
+    globals: dict[str, Any] = attrs.Factory(dict)  # name -> symbol
+    init_locals: dict[str, LocalVar] = attrs.Factory(dict)

@@ -1,0 +1,157 @@
+"""Python's arithmetic and comparisons on machine values, with every check CPython makes.
+
+In:  a FunctionLowerer positioned in a block, an operator and llvm values
+     (ints as i64, floats as double; bools already widened where arithmetic needs).
+Out: the llvm value of the result. Failing checks raise the exception CPython
+     raises (ZeroDivisionError, ValueError) or, where CPython would grow a big
+     int, OverflowError (apy's documented deviation: ints are 64-bit).
+
+Semantics that differ from C and are easy to get wrong:
+    a // b  floors (C truncates):  q = a / b; if (a % b != 0 and sign(a % b) != sign(b)) q -= 1
+    a % b   has the sign of b:     r = a % b; if (r != 0 and sign(r) != sign(b)) r += b
+    a << n  raises on n < 0 and when bits are shifted out of the 64-bit range
+    a >> n  is arithmetic and any n >= 64 gives 0 or -1
+    a / b   on ints is correctly rounded (not float(a) / float(b) when |a| or |b| > 2**53)
+    int == float compares exact values (2**53 + 1 != 2.0**53), never via a float conversion
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from llvmlite import ir
+
+from ..check import types as t
+from ..diag import InternalError
+from .codegen import F64, I1, I64
+
+if TYPE_CHECKING:
+    from .codegen import FunctionLowerer
+
+ZERO = ir.Constant(I64, 0)
+INT_MIN = ir.Constant(I64, -(2**63))
+DIVZERO = "integer division or modulo by zero"
+
+
+def int_op(fl: "FunctionLowerer", op: str, a: ir.Value, b: ir.Value) -> ir.Value:
+    bld = fl.b
+    if op in ("+", "-", "*"):
+        f = {"+": bld.sadd_with_overflow, "-": bld.ssub_with_overflow,
+             "*": bld.smul_with_overflow}[op]
+        pair = f(a, b)
+        fl.overflow_guard(bld.extract_value(pair, 1))
+        return bld.extract_value(pair, 0)
+    if op == "//":
+        fl.guard(bld.icmp_signed("==", b, ZERO), "ZeroDivisionError", DIVZERO)
+        fl.overflow_guard(bld.and_(bld.icmp_signed("==", a, INT_MIN),
+                                   bld.icmp_signed("==", b, ir.Constant(I64, -1))))
+        q = bld.sdiv(a, b)
+        r = bld.srem(a, b)
+        adjust = bld.and_(bld.icmp_signed("!=", r, ZERO),
+                          bld.icmp_signed("<", bld.xor(r, b), ZERO))
+        return bld.sub(q, bld.zext(adjust, I64))
+    if op == "%":
+        fl.guard(bld.icmp_signed("==", b, ZERO), "ZeroDivisionError", DIVZERO)
+        # x % -1 is 0; srem of INT_MIN by -1 would trap in hardware
+        minus_one = bld.icmp_signed("==", b, ir.Constant(I64, -1))
+        safe_b = bld.select(minus_one, ir.Constant(I64, 1), b)
+        r = bld.srem(a, safe_b)
+        adjust = bld.and_(bld.icmp_signed("!=", r, ZERO),
+                          bld.icmp_signed("<", bld.xor(r, safe_b), ZERO))
+        return bld.add(r, bld.select(adjust, safe_b, ZERO))
+    if op == "**":
+        fl.guard(bld.icmp_signed("<", b, ZERO), "ValueError",
+                 "negative exponent for int ** int (apy: use a float base)")
+        return fl.call_rt("int_pow", [a, b], module="rt.fmath")
+    if op == "<<":
+        fl.guard(bld.icmp_signed("<", b, ZERO), "ValueError", "negative shift count")
+        is_zero = bld.icmp_signed("==", a, ZERO)
+        big = bld.icmp_signed(">", b, ir.Constant(I64, 63))
+        count = bld.select(big, ir.Constant(I64, 0), b)
+        r = bld.shl(a, count)
+        lost = bld.or_(big, bld.icmp_signed("!=", bld.ashr(r, count), a))
+        fl.overflow_guard(bld.and_(bld.not_(is_zero), lost))
+        return bld.select(is_zero, ZERO, r)
+    if op == ">>":
+        fl.guard(bld.icmp_signed("<", b, ZERO), "ValueError", "negative shift count")
+        count = bld.select(bld.icmp_signed(">", b, ir.Constant(I64, 63)), ir.Constant(I64, 63), b)
+        return bld.ashr(a, count)
+    if op == "&":
+        return bld.and_(a, b)
+    if op == "|":
+        return bld.or_(a, b)
+    if op == "^":
+        return bld.xor(a, b)
+    raise InternalError(fl.span, f"int operator {op}")
+
+
+def float_op(fl: "FunctionLowerer", op: str, a: ir.Value, b: ir.Value) -> ir.Value:
+    bld = fl.b
+    if op == "+":
+        return bld.fadd(a, b)
+    if op == "-":
+        return bld.fsub(a, b)
+    if op == "*":
+        return bld.fmul(a, b)
+    if op == "/":
+        fl.guard(bld.fcmp_ordered("==", b, ir.Constant(F64, 0.0)), "ZeroDivisionError",
+                 "float division by zero")
+        return bld.fdiv(a, b)
+    if op == "//":
+        return fl.call_rt("py_float_floordiv", [a, b], module="rt.fmath")
+    if op == "%":
+        return fl.call_rt("py_float_mod", [a, b], module="rt.fmath")
+    if op == "**":
+        return fl.call_rt("py_float_pow", [a, b], module="rt.fmath")
+    raise InternalError(fl.span, f"unsupported operand types for {op}: 'float'")
+
+
+def int_truediv(fl: "FunctionLowerer", a: ir.Value, b: ir.Value) -> ir.Value:
+    bld = fl.b
+    fl.guard(bld.icmp_signed("==", b, ZERO), "ZeroDivisionError", "division by zero")
+    return fl.call_rt("int_truediv", [a, b])
+
+
+def compare(fl: "FunctionLowerer", op: str, a: ir.Value, at: t.Type, b: ir.Value,
+            bt: t.Type) -> ir.Value:
+    bld = fl.b
+    if op in ("is", "is not"):
+        same = at is t.NONE and bt is t.NONE
+        return ir.Constant(I1, int(same == (op == "is")))
+    if op in ("in", "not in"):
+        found = fl.call_rt("str_contains", [b, a])
+        return found if op == "in" else bld.not_(found)
+    ints = (t.INT, t.BOOL)
+    if at in ints and bt in ints:
+        return bld.icmp_signed(op, fl.as_int(a, at), fl.as_int(b, bt))
+    if at is t.FLOAT and bt is t.FLOAT:
+        if op == "!=":
+            return bld.fcmp_unordered("!=", a, b)
+        return bld.fcmp_ordered(op, a, b)
+    if at in t.NUMERIC and bt in t.NUMERIC:
+        # exact int <-> float comparison: r = cmp(int, float) in {-1, 0, 1}, 2 if unordered
+        if at is t.FLOAT:
+            a, b, at, bt = b, a, bt, at
+            op = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}.get(op, op)
+        r = fl.call_rt("cmp_int_float", [fl.as_int(a, at), b], may_raise=False)
+        eq = lambda k: bld.icmp_signed("==", r, ir.Constant(I64, k))  # noqa: E731
+        return {
+            "==": lambda: eq(0),
+            "!=": lambda: bld.not_(eq(0)),
+            "<": lambda: eq(-1),
+            ">": lambda: eq(1),
+            "<=": lambda: bld.or_(eq(-1), eq(0)),
+            ">=": lambda: bld.or_(eq(1), eq(0)),
+        }[op]()
+    if at is t.STR and bt is t.STR:
+        if op in ("==", "!="):
+            e = fl.call_rt("str_eq", [a, b], may_raise=False)
+            return e if op == "==" else bld.not_(e)
+        r = fl.call_rt("str_compare", [a, b], may_raise=False)
+        return bld.icmp_signed(op, r, ZERO)
+    if at is t.NONE and bt is t.NONE:
+        return ir.Constant(I1, int(op == "=="))
+    if op in ("==", "!="):
+        # values of different types are never equal (the checker allowed only these)
+        return ir.Constant(I1, int(op == "!="))
+    raise InternalError(fl.span, f"comparison {at} {op} {bt}")

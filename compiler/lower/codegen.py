@@ -1,0 +1,879 @@
+"""Lowering: checked apy trees -> one LLVM IR module (llvmlite.ir) for the whole program.
+
+In:  the checked modules (runtime modules first, the program's `__main__` last),
+     every expression typed and every name/call resolved by applc.check.
+Out: an `ir.Module` defining `i32 @applc_main()` (runs every module's top-level
+     code in order; returns the exit status) plus one internal function per
+     apy function. The platform module (targets/) is linked in afterwards.
+
+Value representation:
+    int -> i64, float -> double, bool -> i1, None -> i8 0 (void as a return),
+    str -> ptr to a str object {i64 header, i64 nbytes, i64 ncodepoints, bytes..., 0}.
+
+Exceptions are checked error returns (DESIGN.md section 3): raising stores the
+exception in the runtime global `rt.core._exc` and jumps to the function's
+unwind block, which returns an undefined value; after every call that may
+raise, the caller tests `_exc` and, if set, records a traceback entry (file,
+function, line) and unwinds in turn. `applc_main` prints the report of an
+uncaught exception and returns 1.
+
+Every safety check of DESIGN.md section 1 is emitted here: overflow of + - * <<
+and unary -, division by zero, negative shift counts, range() step zero, and a
+stack-depth check in the prologue of every function that calls others.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from llvmlite import ir
+
+from ..check import types as t
+from ..check.builtins import EXCEPTION_PARENTS
+from ..check.checker import const_value
+from ..diag import InternalError
+from ..parse import nodes as n
+
+I64 = ir.IntType(64)
+I32 = ir.IntType(32)
+I8 = ir.IntType(8)
+I1 = ir.IntType(1)
+F64 = ir.DoubleType()
+PTR = ir.PointerType()
+VOID = ir.VoidType()
+
+STR_HEADER_STATIC = 1  # header word of str objects that live in the image
+STR_DATA = 24  # offset of the bytes in a str object
+
+EXC_IDS = {name: i + 1 for i, name in enumerate(EXCEPTION_PARENTS)}
+
+
+def lty(ty: t.Type) -> ir.Type:
+    if ty is t.INT:
+        return I64
+    if ty is t.FLOAT:
+        return F64
+    if ty is t.BOOL:
+        return I1
+    if ty is t.STR:
+        return PTR
+    if ty in (t.NONE, t.NORETURN):
+        return I8
+    raise InternalError(None, f"no LLVM type for {ty}")
+
+
+def ret_lty(ty: t.Type) -> ir.Type:
+    return VOID if ty in (t.NONE, t.NORETURN) else lty(ty)
+
+
+class ProgramLowerer:
+    """Owns the ir.Module: functions, globals, string constants."""
+
+    def __init__(self, modules: list[t.ModuleInfo], *, triple: str, data_layout: str,
+                 no_red_zone: bool) -> None:
+        self.modules = modules
+        self.by_name = {m.name: m for m in modules}
+        self.module = ir.Module(name="applc")
+        self.module.triple = triple
+        self.module.data_layout = data_layout
+        self.no_red_zone = no_red_zone
+        self.functions: dict[int, ir.Function] = {}
+        self.globals: dict[int, ir.GlobalVariable] = {}
+        self.strings: dict[str, ir.GlobalVariable] = {}
+        self.defaults: dict[tuple[int, int], ir.GlobalVariable] = {}
+        self.init_functions: list[ir.Function] = []
+        self.stack_limit = ir.GlobalVariable(self.module, I64, "applc_stack_limit")
+        self.stack_limit.linkage = "external"
+        self.platform_functions: dict[str, ir.Function] = {}
+        from .intrinsics import define_memfuncs
+
+        self.memfuncs = define_memfuncs(self)
+
+    def memfunc(self, name: str) -> ir.Function:
+        return self.memfuncs[name]
+
+    def platform(self, name: str, ret: ir.Type, params: list[ir.Type]) -> ir.Function:
+        """A function of the platform interface (docs/platform.md), declared on first use."""
+        fn = self.platform_functions.get(name)
+        if fn is None:
+            fn = ir.Function(self.module, ir.FunctionType(ret, params), name)
+            fn.attributes.add("nounwind")
+            self.platform_functions[name] = fn
+        return fn
+
+    # ------------------------------------------------------------------ program
+
+    def lower(self) -> ir.Module:
+        for m in self.modules:
+            self.declare_module(m)
+        for m in self.modules:
+            for sym in m.globals.values():
+                if isinstance(sym, t.Function) and sym.module is m:
+                    FunctionLowerer(self, m, sym).lower_function()
+            self.init_functions.append(FunctionLowerer(self, m, None).lower_module_init())
+        self.define_main()
+        return self.module
+
+    def declare_module(self, m: t.ModuleInfo) -> None:
+        for sym in m.globals.values():
+            if isinstance(sym, t.Function) and sym.module is m:
+                self.declare_function(sym)
+            elif isinstance(sym, t.GlobalVar) and sym.module is m:
+                self.declare_global(sym)
+
+    def declare_function(self, f: t.Function) -> ir.Function:
+        fnty = ir.FunctionType(ret_lty(f.ret), [lty(p.ty) for p in f.params])
+        fn = ir.Function(self.module, fnty, f.llvm_name)
+        fn.linkage = "external" if f.export else "internal"
+        self.add_attributes(fn)
+        self.functions[id(f)] = fn
+        return fn
+
+    def add_attributes(self, fn: ir.Function) -> None:
+        fn.attributes.add("nounwind")
+        if self.no_red_zone:
+            fn.attributes.add("noredzone")
+
+    def declare_global(self, g: t.GlobalVar) -> None:
+        if g.static_buffer is not None:
+            buf = ir.GlobalVariable(self.module, ir.ArrayType(I8, g.static_buffer),
+                                    g.llvm_name + ".buf")
+            buf.initializer = ir.Constant(buf.value_type, None)
+            buf.linkage = "internal"
+            buf.align = 64
+            self.globals[id(g)] = buf
+            return
+        if g.name == "__name__":
+            return
+        gv = ir.GlobalVariable(self.module, lty(g.ty), g.llvm_name)
+        gv.linkage = "internal"
+        if g.const is not None:
+            gv.initializer = ir.Constant(lty(g.ty), g.const)
+        elif g.ty is t.STR:
+            gv.initializer = ir.Constant(PTR, None)
+        else:
+            gv.initializer = ir.Constant(lty(g.ty), None)
+        self.globals[id(g)] = gv
+
+    def global_value(self, b: ir.IRBuilder, g: t.GlobalVar) -> ir.Value:
+        if g.name == "__name__":
+            return self.str_const(g.const)
+        gv = self.globals[id(g)]
+        if g.static_buffer is not None:
+            return gv.ptrtoint(I64)
+        return b.load(gv, typ=lty(g.ty))
+
+    def str_const(self, s: str) -> ir.Constant:
+        gv = self.strings.get(s)
+        if gv is None:
+            data = s.encode("utf-8")
+            body = ir.ArrayType(I8, len(data) + 1)
+            sty = ir.LiteralStructType([I64, I64, I64, body])
+            gv = ir.GlobalVariable(self.module, sty, f".str.{len(self.strings)}")
+            gv.initializer = ir.Constant(
+                sty,
+                [
+                    ir.Constant(I64, STR_HEADER_STATIC),
+                    ir.Constant(I64, len(data)),
+                    ir.Constant(I64, len(s)),
+                    ir.Constant(body, bytearray(data + b"\0")),
+                ],
+            )
+            gv.global_constant = True
+            gv.linkage = "private"
+            gv.unnamed_addr = True
+            gv.align = 8
+            self.strings[s] = gv
+        return gv
+
+    def rt_function(self, module: str, name: str) -> tuple[t.Function, ir.Function]:
+        m = self.by_name.get(module)
+        f = m.globals.get(name) if m else None
+        if not isinstance(f, t.Function):
+            raise InternalError(None, f"runtime function {module}.{name} is missing")
+        return f, self.functions[id(f)]
+
+    def rt_global(self, module: str, name: str) -> ir.GlobalVariable:
+        g = self.by_name[module].globals[name]
+        return self.globals[id(g)]
+
+    def default_slot(self, f: t.Function, i: int) -> ir.GlobalVariable:
+        key = (id(f), i)
+        gv = self.defaults.get(key)
+        if gv is None:
+            ty = lty(f.params[i].ty)
+            gv = ir.GlobalVariable(self.module, ty, f"{f.llvm_name}.default.{i}")
+            gv.linkage = "internal"
+            gv.initializer = ir.Constant(ty, None)
+            self.defaults[key] = gv
+        return gv
+
+    def define_main(self) -> None:
+        fn = ir.Function(self.module, ir.FunctionType(I32, []), "applc_main")
+        self.add_attributes(fn)
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        exc = self.rt_global("rt.core", "_exc")
+        _, report = self.rt_function("rt.core", "report_uncaught")
+        _, flush = self.rt_function("rt.core", "flush_stdout")
+        failed = fn.append_basic_block("uncaught")
+        for init in self.init_functions:
+            b.call(init, [])
+            nxt = fn.append_basic_block("next")
+            b.cbranch(b.icmp_signed("!=", b.load(exc, typ=I64), ir.Constant(I64, 0)), failed, nxt)
+            b.position_at_end(nxt)
+        b.call(flush, [])
+        b.ret(ir.Constant(I32, 0))
+        b.position_at_end(failed)
+        b.call(flush, [])
+        b.call(report, [])
+        b.ret(ir.Constant(I32, 1))
+
+
+class Loop:
+    def __init__(self, continue_bb: ir.Block, break_bb: ir.Block) -> None:
+        self.continue_bb = continue_bb
+        self.break_bb = break_bb
+
+
+class FunctionLowerer:
+    """Lowers one function body (or one module's top-level code) into an ir.Function."""
+
+    def __init__(self, prog: ProgramLowerer, module: t.ModuleInfo, func: t.Function | None):
+        self.prog = prog
+        self.module = module
+        self.func = func
+        self.vars: dict[int, ir.Value] = {}  # LocalVar id -> alloca
+        self.loops: list[Loop] = []
+        self.span: n.Span | None = None
+        self.fn: ir.Function
+        self.b: ir.IRBuilder
+        self.unwind_bb: ir.Block
+        self.file_const = prog.str_const(module.path)
+        self.name_const = prog.str_const(func.name if func else "<module>")
+
+    # ------------------------------------------------------------------ setup
+
+    def lower_function(self) -> None:
+        f = self.func
+        self.fn = self.prog.functions[id(f)]
+        self.begin()
+        for p, arg in zip(f.params, self.fn.args):
+            arg.name = p.name
+        for local in f.locals.values():
+            self.vars[id(local)] = self.entry_alloca(lty(local.ty), local.name)
+        for p, arg in zip(f.params, self.fn.args):
+            self.b.store(arg, self.vars[id(f.locals[p.name])])
+        if f.makes_calls:
+            self.stack_check(f.node.span)
+        self.lower_block(f.node.body)
+        if not self.b.block.is_terminated:
+            if f.ret in (t.NONE, t.NORETURN):
+                self.b.ret_void()
+            else:
+                self.b.unreachable()  # the checker proved every path returns
+        self.finish()
+
+    def lower_module_init(self) -> ir.Function:
+        m = self.module
+        fn = ir.Function(self.prog.module, ir.FunctionType(VOID, []), f"{m.name}.<init>")
+        fn.linkage = "internal"
+        self.prog.add_attributes(fn)
+        self.fn = fn
+        self.begin()
+        self.lower_block(m.tree.body)
+        if not self.b.block.is_terminated:
+            self.b.ret_void()
+        self.finish()
+        return fn
+
+    def begin(self) -> None:
+        self.entry_bb = self.fn.append_basic_block("entry")
+        self.b = ir.IRBuilder(self.entry_bb)
+        self.alloca_builder = ir.IRBuilder(self.entry_bb)
+        self.unwind_bb = self.fn.append_basic_block("unwind")
+        ub = ir.IRBuilder(self.unwind_bb)
+        rt = self.fn.function_type.return_type
+        if isinstance(rt, ir.VoidType):
+            ub.ret_void()
+        else:
+            ub.ret(ir.Constant(rt, ir.Undefined))
+
+    def finish(self) -> None:
+        # keep the unwind block last: it is cold
+        self.fn.blocks.remove(self.unwind_bb)
+        self.fn.blocks.append(self.unwind_bb)
+
+    def entry_alloca(self, ty: ir.Type, name: str) -> ir.Value:
+        ab = self.alloca_builder
+        if self.entry_bb.instructions:
+            ab.position_before(self.entry_bb.instructions[0])
+        else:
+            ab.position_at_end(self.entry_bb)
+        return ab.alloca(ty, name=name)
+
+    def new_block(self, name: str) -> ir.Block:
+        return self.fn.append_basic_block(name)
+
+    @contextmanager
+    def at(self, node: n.Node):
+        saved = self.span
+        self.span = node.span
+        try:
+            yield
+        except InternalError:
+            raise
+        except Exception as exc:  # a bug here: report it where it happened
+            raise InternalError(node.span, f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            self.span = saved
+
+    # ------------------------------------------------------------------ exceptions
+
+    @property
+    def line(self) -> int:
+        return self.span.line if self.span else 0
+
+    def rt(self, name: str, module: str = "rt.core") -> ir.Function:
+        return self.prog.rt_function(module, name)[1]
+
+    def call_rt(self, name: str, args: list[ir.Value], module: str = "rt.core",
+                may_raise: bool = True) -> ir.Value:
+        res = self.b.call(self.rt(name, module), args)
+        if may_raise:
+            self.check_exc()
+        return res
+
+    def check_exc(self) -> None:
+        exc = self.prog.rt_global("rt.core", "_exc")
+        pending = self.b.icmp_signed("!=", self.b.load(exc, typ=I64), ir.Constant(I64, 0))
+        bad = self.new_block("propagate")
+        ok = self.new_block("ok")
+        self.b.cbranch(pending, bad, ok, )
+        self.b.position_at_end(bad)
+        self.add_traceback()
+        self.b.branch(self.unwind_bb)
+        self.b.position_at_end(ok)
+
+    def add_traceback(self) -> None:
+        self.b.call(self.rt("tb_add"), [self.file_const, self.name_const,
+                                        ir.Constant(I64, self.line)])
+
+    def raise_exc(self, name: str, msg: ir.Value | str | None) -> None:
+        """Raise builtin exception `name` here; leaves the builder in a fresh dead block."""
+        if isinstance(msg, str):
+            msg = self.prog.str_const(msg)
+        has_msg = msg is not None
+        self.b.call(self.rt("raise_exc"), [
+            ir.Constant(I64, EXC_IDS[name]),
+            self.prog.str_const(name),
+            msg if msg is not None else self.prog.str_const(""),
+            ir.Constant(I1, has_msg),
+        ])
+        self.add_traceback()
+        self.b.branch(self.unwind_bb)
+        self.b.position_at_end(self.new_block("dead"))
+
+    def guard(self, failed: ir.Value, exc: str, msg: str) -> None:
+        """If `failed` (i1) is true, raise `exc(msg)`; code continues on the other path."""
+        bad = self.new_block("fail")
+        ok = self.new_block("ok")
+        self.b.cbranch(failed, bad, ok)
+        self.b.position_at_end(bad)
+        self.raise_exc(exc, msg)
+        self.b.unreachable()
+        self.b.position_at_end(ok)
+
+    def stack_check(self, span: n.Span) -> None:
+        sp = self.b.asm(ir.FunctionType(I64, []), "mov %rsp, $0", "=r", [], False)
+        limit = self.b.load(self.prog.stack_limit, typ=I64)
+        saved = self.span
+        self.span = span
+        self.guard(self.b.icmp_unsigned("<", sp, limit), "RecursionError",
+                   "maximum recursion depth exceeded")
+        self.span = saved
+
+    # ------------------------------------------------------------------ statements
+
+    def lower_block(self, body: list[n.Stmt]) -> None:
+        for stmt in body:
+            if self.b.block.is_terminated:
+                return  # the rest is unreachable
+            with self.at(stmt):
+                getattr(self, "stmt_" + type(stmt).__name__)(stmt)
+
+    def stmt_Pass(self, s: n.Pass) -> None:
+        pass
+
+    def stmt_FunctionDef(self, s: n.FunctionDef) -> None:
+        """Executing a `def` evaluates its non-constant defaults, once (as Python does)."""
+        from ..check.checker import fd_ref
+
+        f = fd_ref.get(id(s))
+        if f is None:
+            return
+        for i, p in enumerate(f.params):
+            if p.default is not None and not self.is_const_default(p.default):
+                v = self.expr(p.default)
+                self.b.store(v, self.prog.default_slot(f, i))
+
+    def is_const_default(self, e: n.Expr) -> bool:
+        if isinstance(e, n.Constant) and (e.value is None or isinstance(e.value, str)):
+            return True
+        return const_value(e, None) is not None
+
+    def stmt_ImportFrom(self, s: n.ImportFrom) -> None:
+        pass
+
+    def stmt_Import(self, s: n.Import) -> None:
+        pass
+
+    def stmt_Global(self, s: n.Global) -> None:
+        pass
+
+    def stmt_ExprStmt(self, s: n.ExprStmt) -> None:
+        if isinstance(s.value, n.Constant) and isinstance(s.value.value, str):
+            return
+        self.expr(s.value)
+        if s.value.ty is t.NORETURN:
+            self.b.unreachable()
+
+    def stmt_Return(self, s: n.Return) -> None:
+        if s.value is None or self.func.ret is t.NONE:
+            if s.value is not None:
+                self.expr(s.value)
+            self.b.ret_void()
+        else:
+            self.b.ret(self.expr(s.value))
+
+    def stmt_Assign(self, s: n.Assign) -> None:
+        if len(s.targets) == 1 and isinstance(s.targets[0], (n.TupleExpr, n.ListExpr)):
+            self.assign_parallel(s.targets[0], s.value)
+            return
+        v = self.expr(s.value)
+        for target in s.targets:
+            if isinstance(target, (n.TupleExpr, n.ListExpr)):
+                raise InternalError(target.span, "chained tuple assignment")
+            self.store_name(target, v, initial=s.value)
+
+    def assign_parallel(self, target: n.TupleExpr, value: n.TupleExpr) -> None:
+        """`a, b = b, a % b`: evaluate every right-hand value first, then store left to right."""
+        values = [self.expr(v) for v in value.elts]
+        for tgt, v, src in zip(target.elts, values, value.elts):
+            if isinstance(tgt, (n.TupleExpr, n.ListExpr)):
+                self.assign_parallel_values(tgt, src)
+            else:
+                self.store_name(tgt, v)
+
+    def assign_parallel_values(self, target: n.TupleExpr, value: n.Expr) -> None:
+        raise InternalError(target.span, "nested tuple assignment")
+
+    def stmt_AnnAssign(self, s: n.AnnAssign) -> None:
+        if s.value is None:
+            return
+        if isinstance(s.target.ref, t.GlobalVar) and s.target.ref.static_buffer is not None:
+            return  # `X: int = static_buffer(N)`: the buffer is a global of the image
+        v = self.expr(s.value)
+        self.store_name(s.target, v, initial=s.value)
+
+    def stmt_AugAssign(self, s: n.AugAssign) -> None:
+        cur = self.expr(s.target)
+        rhs = self.expr(s.value)
+        res = self.binop(s.op, cur, s.target.ty, rhs, s.value.ty)
+        self.store_name(s.target, res)
+
+    def store_name(self, target: n.Name, v: ir.Value, initial: n.Expr | None = None) -> None:
+        sym = target.ref
+        if isinstance(sym, t.LocalVar):
+            self.b.store(v, self.vars[id(sym)])
+        elif isinstance(sym, t.GlobalVar):
+            if sym.static_buffer is not None:
+                return  # the address is fixed at link time
+            if sym.const is not None and initial is not None and self.func is None:
+                return  # the global's initializer already holds it
+            self.b.store(v, self.prog.globals[id(sym)])
+        else:
+            raise InternalError(target.span, f"cannot store to {sym!r}")
+
+    def stmt_Assert(self, s: n.Assert) -> None:
+        ok = self.cond(s.test)
+        fail = self.new_block("assert.fail")
+        cont = self.new_block("assert.ok")
+        self.b.cbranch(ok, cont, fail)
+        self.b.position_at_end(fail)
+        msg = self.to_str(self.expr(s.msg), s.msg.ty) if s.msg is not None else None
+        self.raise_exc("AssertionError", msg)
+        self.b.unreachable()
+        self.b.position_at_end(cont)
+
+    def stmt_Raise(self, s: n.Raise) -> None:
+        e = s.exc
+        name = e.ref.name
+        msg = None
+        if isinstance(e, n.Call) and e.args:
+            msg = self.expr(e.args[0])
+        self.raise_exc(name, msg)
+        self.b.unreachable()
+
+    def stmt_If(self, s: n.If) -> None:
+        c = self.cond(s.test)
+        then = self.new_block("if.then")
+        other = self.new_block("if.else") if s.orelse else None
+        end = self.new_block("if.end")
+        self.b.cbranch(c, then, other or end)
+        self.b.position_at_end(then)
+        self.lower_block(s.body)
+        if not self.b.block.is_terminated:
+            self.b.branch(end)
+        if other is not None:
+            self.b.position_at_end(other)
+            self.lower_block(s.orelse)
+            if not self.b.block.is_terminated:
+                self.b.branch(end)
+        self.b.position_at_end(end)
+
+    def stmt_While(self, s: n.While) -> None:
+        head = self.new_block("while.head")
+        body = self.new_block("while.body")
+        orelse = self.new_block("while.else") if s.orelse else None
+        end = self.new_block("while.end")
+        self.b.branch(head)
+        self.b.position_at_end(head)
+        with self.at(s.test):
+            c = self.cond(s.test)
+        self.b.cbranch(c, body, orelse or end)
+        self.b.position_at_end(body)
+        self.loops.append(Loop(head, end))
+        self.lower_block(s.body)
+        self.loops.pop()
+        if not self.b.block.is_terminated:
+            self.b.branch(head)
+        if orelse is not None:
+            self.b.position_at_end(orelse)
+            self.lower_block(s.orelse)
+            if not self.b.block.is_terminated:
+                self.b.branch(end)
+        self.b.position_at_end(end)
+
+    def stmt_For(self, s: n.For) -> None:
+        """`for x in range(start, stop, step)`, with a hidden counter (the body may rebind x)."""
+        args = [self.expr(a) for a in s.iter.args]
+        args = [self.as_int(a, e.ty) for a, e in zip(args, s.iter.args)]
+        if len(args) == 1:
+            start, stop, step = ir.Constant(I64, 0), args[0], ir.Constant(I64, 1)
+        elif len(args) == 2:
+            start, stop, step = args[0], args[1], ir.Constant(I64, 1)
+        else:
+            start, stop, step = args
+        const_step = step.constant if isinstance(step, ir.Constant) else None
+        if const_step is None:
+            with self.at(s.iter):
+                self.guard(self.b.icmp_signed("==", step, ir.Constant(I64, 0)), "ValueError",
+                           "range() arg 3 must not be zero")
+        elif const_step == 0:
+            with self.at(s.iter):
+                self.raise_exc("ValueError", "range() arg 3 must not be zero")
+                return
+        counter = self.entry_alloca(I64, "for.i")
+        self.b.store(start, counter)
+        head = self.new_block("for.head")
+        body = self.new_block("for.body")
+        step_bb = self.new_block("for.step")
+        orelse = self.new_block("for.else") if s.orelse else None
+        end = self.new_block("for.end")
+        self.b.branch(head)
+        self.b.position_at_end(head)
+        i = self.b.load(counter, typ=I64)
+        up = self.b.icmp_signed("<", i, stop)
+        down = self.b.icmp_signed(">", i, stop)
+        if const_step is not None:
+            more = up if const_step > 0 else down
+        else:
+            more = self.b.select(self.b.icmp_signed(">", step, ir.Constant(I64, 0)), up, down)
+        self.b.cbranch(more, body, orelse or end)
+        self.b.position_at_end(body)
+        self.store_name(s.target, i)
+        self.loops.append(Loop(step_bb, end))
+        self.lower_block(s.body)
+        self.loops.pop()
+        if not self.b.block.is_terminated:
+            self.b.branch(step_bb)
+        self.b.position_at_end(step_bb)
+        pair = self.b.sadd_with_overflow(self.b.load(counter, typ=I64), step)
+        self.b.store(self.b.extract_value(pair, 0), counter)
+        # i + step leaving int64 means it passed `stop`, which is an int64: the range is done
+        self.b.cbranch(self.b.extract_value(pair, 1), orelse or end, head)
+        if orelse is not None:
+            self.b.position_at_end(orelse)
+            self.lower_block(s.orelse)
+            if not self.b.block.is_terminated:
+                self.b.branch(end)
+        self.b.position_at_end(end)
+
+    def stmt_Break(self, s: n.Break) -> None:
+        self.b.branch(self.loops[-1].break_bb)
+
+    def stmt_Continue(self, s: n.Continue) -> None:
+        self.b.branch(self.loops[-1].continue_bb)
+
+    # ------------------------------------------------------------------ expressions
+
+    def expr(self, e: n.Expr) -> ir.Value:
+        with self.at(e):
+            return getattr(self, "expr_" + type(e).__name__)(e)
+
+    def expr_Constant(self, e: n.Constant) -> ir.Value:
+        v = e.value
+        if v is None:
+            return ir.Constant(I8, 0)
+        if isinstance(v, bool):
+            return ir.Constant(I1, int(v))
+        if isinstance(v, int):
+            return ir.Constant(I64, v)
+        if isinstance(v, float):
+            return ir.Constant(F64, v)
+        if isinstance(v, str):
+            return self.prog.str_const(v)
+        raise InternalError(e.span, f"constant {v!r}")
+
+    def expr_Name(self, e: n.Name) -> ir.Value:
+        sym = e.ref
+        if isinstance(sym, t.LocalVar):
+            return self.b.load(self.vars[id(sym)], typ=lty(sym.ty))
+        if isinstance(sym, t.GlobalVar):
+            if sym.const is not None and sym.module.privileged and sym.ty is not t.STR:
+                return ir.Constant(lty(sym.ty), sym.const)
+            return self.prog.global_value(self.b, sym)
+        raise InternalError(e.span, f"name {e.id} resolved to {sym!r}")
+
+    def expr_IfExp(self, e: n.IfExp) -> ir.Value:
+        c = self.cond(e.test)
+        then = self.new_block("ifexp.then")
+        other = self.new_block("ifexp.else")
+        end = self.new_block("ifexp.end")
+        self.b.cbranch(c, then, other)
+        self.b.position_at_end(then)
+        a = self.expr(e.body)
+        a_bb = self.b.block
+        self.b.branch(end)
+        self.b.position_at_end(other)
+        o = self.expr(e.orelse)
+        o_bb = self.b.block
+        self.b.branch(end)
+        self.b.position_at_end(end)
+        phi = self.b.phi(lty(e.ty))
+        phi.add_incoming(a, a_bb)
+        phi.add_incoming(o, o_bb)
+        return phi
+
+    def expr_BoolOp(self, e: n.BoolOp) -> ir.Value:
+        if e.ref == "cond":
+            return self.cond(e)
+        # value semantics: `a or b` is a if a is true, else b
+        end = self.new_block("boolop.end")
+        incoming: list[tuple[ir.Value, ir.Block]] = []
+        for i, v in enumerate(e.values):
+            val = self.expr(v)
+            if i == len(e.values) - 1:
+                incoming.append((val, self.b.block))
+                self.b.branch(end)
+                break
+            truth = self.truthy(val, v.ty)
+            nxt = self.new_block("boolop.next")
+            incoming.append((val, self.b.block))
+            if e.op == "or":
+                self.b.cbranch(truth, end, nxt)
+            else:
+                self.b.cbranch(truth, nxt, end)
+            self.b.position_at_end(nxt)
+        self.b.position_at_end(end)
+        phi = self.b.phi(lty(e.ty))
+        for val, bb in incoming:
+            phi.add_incoming(val, bb)
+        return phi
+
+    def cond(self, e: n.Expr) -> ir.Value:
+        """Lower an expression for its truth value only: an i1, short-circuiting."""
+        with self.at(e):
+            if isinstance(e, n.BoolOp):
+                end = self.new_block("cond.end")
+                incoming = []
+                for i, v in enumerate(e.values):
+                    c = self.cond(v)
+                    if i == len(e.values) - 1:
+                        incoming.append((c, self.b.block))
+                        self.b.branch(end)
+                        break
+                    nxt = self.new_block("cond.next")
+                    incoming.append((c, self.b.block))
+                    if e.op == "or":
+                        self.b.cbranch(c, end, nxt)
+                    else:
+                        self.b.cbranch(c, nxt, end)
+                    self.b.position_at_end(nxt)
+                self.b.position_at_end(end)
+                phi = self.b.phi(I1)
+                for c, bb in incoming:
+                    phi.add_incoming(c, bb)
+                return phi
+            if isinstance(e, n.UnaryOp) and e.op == "not":
+                return self.b.not_(self.cond(e.operand))
+            return self.truthy(self.expr(e), e.ty)
+
+    def truthy(self, v: ir.Value, ty: t.Type) -> ir.Value:
+        if ty is t.BOOL:
+            return v
+        if ty is t.INT:
+            return self.b.icmp_signed("!=", v, ir.Constant(I64, 0))
+        if ty is t.FLOAT:
+            return self.b.fcmp_unordered("!=", v, ir.Constant(F64, 0.0))
+        if ty is t.STR:
+            return self.b.icmp_signed("!=", self.str_nbytes(v), ir.Constant(I64, 0))
+        if ty is t.NONE:
+            return ir.Constant(I1, 0)
+        raise InternalError(self.span, f"truth value of {ty}")
+
+    def str_nbytes(self, s: ir.Value) -> ir.Value:
+        p = self.b.gep(s, [ir.Constant(I64, 8)], source_etype=I8)
+        return self.b.load(p, typ=I64)
+
+    def expr_UnaryOp(self, e: n.UnaryOp) -> ir.Value:
+        if e.op == "not":
+            return self.b.not_(self.cond(e.operand))
+        v = self.expr(e.operand)
+        ty = e.operand.ty
+        if ty is t.BOOL:
+            v, ty = self.b.zext(v, I64), t.INT
+        if e.op == "+":
+            return v
+        if e.op == "-":
+            if ty is t.FLOAT:
+                return self.b.fneg(v)
+            pair = self.b.ssub_with_overflow(ir.Constant(I64, 0), v)
+            self.overflow_guard(self.b.extract_value(pair, 1))
+            return self.b.extract_value(pair, 0)
+        if e.op == "~":
+            return self.b.not_(v)
+        raise InternalError(e.span, f"unary {e.op}")
+
+    def overflow_guard(self, flag: ir.Value) -> None:
+        self.guard(flag, "OverflowError", "integer result does not fit in 64 bits "
+                   "(apy ints are 64-bit)")
+
+    def expr_BinOp(self, e: n.BinOp) -> ir.Value:
+        a = self.expr(e.left)
+        b = self.expr(e.right)
+        return self.binop(e.op, a, e.left.ty, b, e.right.ty)
+
+    def as_int(self, v: ir.Value, ty: t.Type) -> ir.Value:
+        return self.b.zext(v, I64) if ty is t.BOOL else v
+
+    def as_float(self, v: ir.Value, ty: t.Type) -> ir.Value:
+        if ty is t.FLOAT:
+            return v
+        return self.b.sitofp(self.as_int(v, ty), F64)
+
+    def binop(self, op: str, a: ir.Value, at: t.Type, b: ir.Value, bt: t.Type) -> ir.Value:
+        from . import arith
+
+        if at is t.STR or bt is t.STR:
+            if op == "+":
+                return self.call_rt("str_concat", [a, b])
+            if at is t.STR:
+                return self.call_rt("str_repeat", [a, self.as_int(b, bt)])
+            return self.call_rt("str_repeat", [b, self.as_int(a, at)])
+        if op in ("&", "|", "^") and at is t.BOOL and bt is t.BOOL:
+            return {"&": self.b.and_, "|": self.b.or_, "^": self.b.xor}[op](a, b)
+        if op == "/" or at is t.FLOAT or bt is t.FLOAT:
+            if op == "/" and at is not t.FLOAT and bt is not t.FLOAT:
+                return arith.int_truediv(self, self.as_int(a, at), self.as_int(b, bt))
+            return arith.float_op(self, op, self.as_float(a, at), self.as_float(b, bt))
+        return arith.int_op(self, op, self.as_int(a, at), self.as_int(b, bt))
+
+    def expr_Compare(self, e: n.Compare) -> ir.Value:
+        from . import arith
+
+        operands = [e.left] + e.comparators
+        end = self.new_block("cmp.end")
+        incoming = []
+        left = self.expr(e.left)
+        for i, op in enumerate(e.ops):
+            right = self.expr(operands[i + 1])
+            res = arith.compare(self, op, left, operands[i].ty, right, operands[i + 1].ty)
+            if i == len(e.ops) - 1:
+                incoming.append((res, self.b.block))
+                self.b.branch(end)
+                break
+            nxt = self.new_block("cmp.next")
+            incoming.append((res, self.b.block))
+            self.b.cbranch(res, nxt, end)
+            self.b.position_at_end(nxt)
+            left = right
+        self.b.position_at_end(end)
+        if len(incoming) == 1:
+            return incoming[0][0]
+        phi = self.b.phi(I1)
+        for v, bb in incoming:
+            phi.add_incoming(v, bb)
+        return phi
+
+    def expr_Call(self, e: n.Call) -> ir.Value:
+        ref = e.ref
+        if isinstance(ref, t.BoundCall):
+            return self.call_function(ref, e)
+        if isinstance(ref, t.Intrinsic):
+            from .intrinsics import lower_intrinsic
+
+            return lower_intrinsic(self, ref.name, e)
+        fref = e.func.ref
+        if isinstance(fref, t.Builtin):
+            from .builtins import lower_builtin
+
+            return lower_builtin(self, fref.name, e)
+        raise InternalError(e.span, f"call to {fref!r}")
+
+    def call_function(self, bc: t.BoundCall, e: n.Call) -> ir.Value:
+        values: list[ir.Value | None] = [None] * len(bc.args)
+        for i in bc.order:
+            values[i] = self.expr(bc.args[i])
+        f = bc.func
+        for i, v in enumerate(values):
+            if v is None:
+                d = f.params[i].default
+                if self.is_const_default(d):
+                    values[i] = self.const_default(d, f.params[i].ty)
+                else:
+                    values[i] = self.b.load(self.prog.default_slot(f, i), typ=lty(f.params[i].ty))
+        res = self.b.call(self.prog.functions[id(f)], values)
+        self.check_exc()
+        if f.ret is t.NONE:
+            return ir.Constant(I8, 0)
+        if f.ret is t.NORETURN:
+            return ir.Constant(I8, 0)
+        return res
+
+    def const_default(self, d: n.Expr, ty: t.Type) -> ir.Value:
+        if isinstance(d, n.Constant) and isinstance(d.value, str):
+            return self.prog.str_const(d.value)
+        if isinstance(d, n.Constant) and d.value is None:
+            return ir.Constant(I8, 0)
+        v = const_value(d, None)
+        if ty is t.FLOAT:
+            return ir.Constant(F64, float(v))
+        if ty is t.BOOL:
+            return ir.Constant(I1, int(v))
+        return ir.Constant(I64, int(v))
+
+    # ------------------------------------------------------------------ conversions
+
+    def to_str(self, v: ir.Value, ty: t.Type) -> ir.Value:
+        if ty is t.STR:
+            return v
+        if ty is t.INT:
+            return self.call_rt("str_from_int", [v])
+        if ty is t.FLOAT:
+            return self.call_rt("str_from_float", [v])
+        if ty is t.BOOL:
+            return self.b.select(v, self.prog.str_const("True"), self.prog.str_const("False"))
+        if ty is t.NONE:
+            return self.prog.str_const("None")
+        raise InternalError(self.span, f"str() of {ty}")
