@@ -87,6 +87,8 @@ class Checker:
         for m in modules:
             self.declare_module(m)
         for m in modules:
+            self.declare_imports(m)
+        for m in modules:
             self.check_module_body(m)
         for m in modules:
             for sym in list(m.globals.values()):
@@ -98,7 +100,13 @@ class Checker:
     def declare_module(self, m: t.ModuleInfo) -> None:
         m.globals["__name__"] = t.GlobalVar("__name__", t.STR, m, m.tree.span, const=m.name)
         for stmt in m.tree.body:
-            self.declare_stmt(m, stmt)
+            if not isinstance(stmt, n.ImportFrom):
+                self.declare_stmt(m, stmt)
+
+    def declare_imports(self, m: t.ModuleInfo) -> None:
+        for stmt in m.tree.body:
+            if isinstance(stmt, n.ImportFrom):
+                self.declare_stmt(m, stmt)
 
     def declare_stmt(self, m: t.ModuleInfo, stmt: n.Stmt) -> None:
         if isinstance(stmt, n.FunctionDef):
@@ -139,6 +147,16 @@ class Checker:
             return
         if stmt.module in ("__future__", "typing") and stmt.level == 0:
             return  # annotations-only imports: nothing to do at run time
+        runtime = self.modules.get("rt." + (stmt.module or ""))
+        if m.privileged and runtime is not None and stmt.level == 0:
+            # runtime modules import each other by their short names
+            for alias in stmt.names:
+                sym = runtime.globals.get(alias.name)
+                if not isinstance(sym, t.Function):
+                    self.error(alias, f"cannot import name '{alias.name}' from '{stmt.module}'")
+                    continue
+                m.globals[alias.asname or alias.name] = sym
+            return
         self.error(stmt, "import statements are not supported by apy (yet)")
 
     def declare_function(self, m: t.ModuleInfo, fd: n.FunctionDef) -> None:
@@ -468,6 +486,19 @@ class Checker:
                        hint="apy loops over range(...) for now")
 
     def stmt_Assign(self, s: n.Assign) -> None:
+        if (
+            len(s.targets) == 1
+            and isinstance(s.targets[0], (n.TupleExpr, n.ListExpr))
+            and isinstance(s.value, n.TupleExpr)
+            and len(s.value.elts) == len(s.targets[0].elts)
+        ):
+            # `a, b = b, a % b`: every value is computed before any target is stored
+            for v in s.value.elts:
+                self.check_expr(v)
+            s.value.ty = t.ERROR
+            for tgt, v in zip(s.targets[0].elts, s.value.elts):
+                self.assign_target(tgt, v.ty, v)
+            return
         vt = self.check_expr(s.value)
         for target in s.targets:
             self.assign_target(target, vt, s.value)
@@ -554,16 +585,12 @@ class Checker:
         if isinstance(target, n.Name):
             self.assign_name(target, vt, value)
         elif isinstance(target, n.TupleExpr) or isinstance(target, n.ListExpr):
-            if not isinstance(value, n.TupleExpr) or len(value.elts) != len(target.elts):
-                if vt is not t.ERROR:
-                    self.error(
-                        target,
-                        "tuple assignment needs a tuple display of the same length on the "
-                        "right in apy (yet)",
-                    )
-                return
-            for tgt, v in zip(target.elts, value.elts):
-                self.assign_target(tgt, v.ty, v)
+            if vt is not t.ERROR:
+                self.error(
+                    target,
+                    "tuple assignment needs a tuple display of the same length on the "
+                    "right in apy (yet)",
+                )
         elif isinstance(target, n.Starred):
             self.error(target, "starred assignment is not supported by apy (yet)")
         else:

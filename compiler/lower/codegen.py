@@ -79,7 +79,7 @@ class ProgramLowerer:
         self.no_red_zone = no_red_zone
         self.functions: dict[int, ir.Function] = {}
         self.globals: dict[int, ir.GlobalVariable] = {}
-        self.strings: dict[str, ir.GlobalVariable] = {}
+        self.strings: dict[str, ir.Constant] = {}
         self.defaults: dict[tuple[int, int], ir.GlobalVariable] = {}
         self.init_functions: list[ir.Function] = []
         self.stack_limit = ir.GlobalVariable(self.module, I64, "applc_stack_limit")
@@ -183,8 +183,9 @@ class ProgramLowerer:
             gv.linkage = "private"
             gv.unnamed_addr = True
             gv.align = 8
-            self.strings[s] = gv
-        return gv
+            # every str value is an opaque `ptr` (llvmlite would keep the pointee type)
+            self.strings[s] = ir.FormattedConstant(PTR, gv.get_reference())
+        return self.strings[s]
 
     def rt_function(self, module: str, name: str) -> tuple[t.Function, ir.Function]:
         m = self.by_name.get(module)
@@ -287,9 +288,11 @@ class FunctionLowerer:
         return fn
 
     def begin(self) -> None:
+        # the entry block holds only allocas (mem2reg promotes them); code starts in "body"
         self.entry_bb = self.fn.append_basic_block("entry")
-        self.b = ir.IRBuilder(self.entry_bb)
         self.alloca_builder = ir.IRBuilder(self.entry_bb)
+        self.body_bb = self.fn.append_basic_block("body")
+        self.b = ir.IRBuilder(self.body_bb)
         self.unwind_bb = self.fn.append_basic_block("unwind")
         ub = ir.IRBuilder(self.unwind_bb)
         rt = self.fn.function_type.return_type
@@ -299,17 +302,13 @@ class FunctionLowerer:
             ub.ret(ir.Constant(rt, ir.Undefined))
 
     def finish(self) -> None:
+        self.alloca_builder.branch(self.body_bb)
         # keep the unwind block last: it is cold
         self.fn.blocks.remove(self.unwind_bb)
         self.fn.blocks.append(self.unwind_bb)
 
     def entry_alloca(self, ty: ir.Type, name: str) -> ir.Value:
-        ab = self.alloca_builder
-        if self.entry_bb.instructions:
-            ab.position_before(self.entry_bb.instructions[0])
-        else:
-            ab.position_at_end(self.entry_bb)
-        return ab.alloca(ty, name=name)
+        return self.alloca_builder.alloca(ty, name=name)
 
     def new_block(self, name: str) -> ir.Block:
         return self.fn.append_basic_block(name)

@@ -1,0 +1,237 @@
+"""The build pipeline: an apy file in, a checked program, LLVM IR, or a linked image out.
+
+    service.apy + runtime/*.apy
+      -> parse (applc.parse)          -> nodes.Module per file
+      -> check (applc.check)          -> typed, resolved trees
+      -> lower (applc.lower)          -> one llvmlite ir.Module
+      -> + the target's platform IR   -> one LLVM module, optimised whole (O2)
+      -> object code (llvmlite)       -> applc's own linker (applc.link) -> image
+
+`check_file` stops after checking; `build_file` goes all the way and caches the
+image under a key made of every input's hash (the program, the runtime, the
+compiler's own sources, the target and the options), so a rebuild with no change
+is a file copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import shutil
+import time
+from pathlib import Path
+
+import attrs
+import llvmlite.binding as llvm
+
+from ..check import types as t
+from ..check.checker import Checker
+from ..diag import CompileError, Diagnostics
+from ..lower.codegen import ProgramLowerer
+from ..parse.parser import parse_module
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # compiler/ (the applc package)
+RUNTIME_MODULES = ["core", "numfmt", "fmath"]
+TARGETS = ["kvm", "hosted"]
+DEFAULT_TARGET = "kvm"
+
+
+def runtime_dir() -> Path:
+    import applc.runtime
+
+    return Path(applc.runtime.__file__).resolve().parent
+
+
+def load_target(name: str):
+    if name not in TARGETS:
+        raise ValueError(f"unknown target '{name}' (choose from {', '.join(TARGETS)})")
+    return importlib.import_module(f"applc.targets.{name}").TARGET
+
+
+def read_source(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise CompileError([_file_diag(path, f"file is not valid UTF-8: {e.reason}")]) from None
+
+
+def _file_diag(path: Path, msg: str):
+    from ..diag import Diagnostic
+    from ..parse.nodes import Span
+
+    return Diagnostic(Span(str(path), 1, 1, 1, 1), msg)
+
+
+def load_program(path: Path) -> list[t.ModuleInfo]:
+    """Parse the runtime modules and the program; runtime first (they initialise first)."""
+    modules = []
+    rdir = runtime_dir()
+    for name in RUNTIME_MODULES:
+        rpath = rdir / f"{name}.apy"
+        tree = parse_module(read_source(rpath), str(rpath))
+        modules.append(t.ModuleInfo(f"rt.{name}", str(rpath), tree, privileged=True))
+    tree = parse_module(read_source(path), str(path))
+    modules.append(t.ModuleInfo("__main__", str(path), tree))
+    return modules
+
+
+def display_path(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def check_file(path: str | os.PathLike) -> list[t.ModuleInfo]:
+    """Parse and type-check; raise CompileError with every diagnostic of the file."""
+    p = Path(path)
+    modules = load_program(p)
+    diags = Diagnostics()
+    Checker(diags).check_program(modules)
+    diags.check()
+    return modules
+
+
+@attrs.define
+class BuildResult:
+    image: Path
+    target: str
+    size: int
+    cached: bool
+    seconds: float
+    symbols: dict = attrs.Factory(dict)  # name -> (address, size, section)
+    llvm_ir: str | None = None
+
+
+_llvm_ready = False
+
+
+def _init_llvm() -> None:
+    global _llvm_ready
+    if not _llvm_ready:
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        llvm.initialize_native_asmparser()  # inline asm (memcpy, the stack check)
+        _llvm_ready = True
+
+
+def target_machine(target):
+    _init_llvm()
+    tgt = llvm.Target.from_triple(target.triple)
+    return tgt.create_target_machine(
+        cpu=target.cpu, features=target.features, opt=3, reloc="static", codemodel="small"
+    )
+
+
+def lower_program(modules: list[t.ModuleInfo], target) -> str:
+    tm = target_machine(target)
+    prog = ProgramLowerer(
+        modules,
+        triple=target.triple,
+        data_layout=str(tm.target_data),
+        no_red_zone=target.no_red_zone,
+    )
+    return str(prog.lower())
+
+
+def compile_ir(program_ir: str, target, opt: int = 2) -> tuple[bytes, str]:
+    """Link the program's IR with the platform's, optimise, emit an object file."""
+    tm = target_machine(target)
+    mod = llvm.parse_assembly(program_ir)
+    plat = llvm.parse_assembly(target.platform_ir())
+    mod.link_in(plat)
+    mod.verify()
+    if opt > 0:
+        pto = llvm.create_pipeline_tuning_options(speed_level=opt)
+        pb = llvm.create_pass_builder(tm, pto)
+        pb.getModulePassManager().run(mod, pb)
+    return tm.emit_object(mod), str(mod)
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("APPLC_CACHE_DIR")
+    if base:
+        return Path(base)
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(xdg) / "applc"
+
+
+def _compiler_hash() -> str:
+    h = hashlib.sha256()
+    roots = [PACKAGE_ROOT, runtime_dir(), runtime_dir().parent / "targets"]
+    for root in roots:
+        if not root.exists():
+            continue
+        for f in sorted(root.rglob("*")):
+            if f.suffix in (".py", ".apy", ".lark", ".s", ".ll") and "__pycache__" not in f.parts:
+                h.update(str(f.relative_to(root)).encode())
+                h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+_COMPILER_HASH: str | None = None
+
+
+def cache_key(path: Path, target: str, opt: int) -> str:
+    global _COMPILER_HASH
+    if _COMPILER_HASH is None:
+        _COMPILER_HASH = _compiler_hash()
+    h = hashlib.sha256()
+    h.update(_COMPILER_HASH.encode())
+    h.update(f"{target}|{opt}|{path.name}|".encode())
+    h.update(path.read_bytes())
+    return h.hexdigest()[:32]
+
+
+def build_file(
+    path: str | os.PathLike,
+    target: str = DEFAULT_TARGET,
+    out: str | os.PathLike | None = None,
+    *,
+    opt: int = 2,
+    use_cache: bool = True,
+    keep_symbols: bool = False,
+    emit_llvm: bool = False,
+) -> BuildResult:
+    """Build `path` for `target`; write the image to `out` (default: next to the source)."""
+    start = time.perf_counter()
+    src = Path(path)
+    tgt = load_target(target)
+    out_path = Path(out) if out is not None else src.with_suffix(".elf" if target == "kvm" else "")
+    key = cache_key(src, target, opt) + ("-sym" if keep_symbols else "")
+    cached = cache_dir() / f"{key}.img"
+    if use_cache and not emit_llvm and cached.exists():
+        _copy(cached, out_path, target)
+        return BuildResult(out_path, target, out_path.stat().st_size, True,
+                           time.perf_counter() - start)
+    modules = check_file(src)
+    program_ir = lower_program(modules, tgt)
+    obj, final_ir = compile_ir(program_ir, tgt, opt)
+    linked = tgt.link([obj], keep_symbols=keep_symbols)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    _write_image(out_path, linked.image, target)
+    if use_cache:
+        cache_dir().mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_bytes(linked.image)
+        os.replace(tmp, cached)
+    return BuildResult(
+        out_path, target, len(linked.image), False, time.perf_counter() - start,
+        dict(linked.symbols), final_ir if emit_llvm else None,
+    )
+
+
+def _write_image(path: Path, data: bytes, target: str) -> None:
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    tmp.write_bytes(data)
+    os.chmod(tmp, 0o755 if target == "hosted" else 0o644)
+    os.replace(tmp, path)
+
+
+def _copy(src: Path, dst: Path, target: str) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(dst.name + f".tmp{os.getpid()}")
+    shutil.copyfile(src, tmp)
+    os.chmod(tmp, 0o755 if target == "hosted" else 0o644)
+    os.replace(tmp, dst)
