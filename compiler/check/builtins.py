@@ -25,6 +25,9 @@ BUILTIN_FUNCTIONS = {
     "hex", "bin", "oct", "range",
 }
 
+# Modules the compiler provides, and what they export.
+BUILTIN_MODULES = {"sys": {"exit"}}
+
 # The builtin exception hierarchy (child -> parent), as in CPython.
 EXCEPTION_PARENTS: dict[str, str | None] = {
     "BaseException": None,
@@ -274,3 +277,21 @@ BUILTIN_CHECKS = {
     "int": _int, "float": _float, "str": _str, "bool": _bool,
     "hex": _radix, "bin": _radix, "oct": _radix,
 }
+
+
+def check_module_call(ck: "Checker", e: n.Call, module: str, attr: str) -> t.Type:
+    """`sys.exit(...)`."""
+    if attr not in BUILTIN_MODULES[module]:
+        ck.error(e.func, f"module '{module}' has no attribute '{attr}' in apy (yet)")
+        ck.check_args_only(e)
+        return t.ERROR
+    e.ref = f"{module}.{attr}"
+    if e.keywords:
+        ck.error(e.keywords[0], f"{module}.{attr}() takes no keyword arguments")
+    if len(e.args) > 1:
+        ck.error(e, f"exit expected at most 1 argument, got {len(e.args)}")
+    for a in e.args:
+        at = ck.check_expr(a)
+        if at not in (I, B, S, N, t.ERROR):
+            ck.error(a, f"sys.exit() takes an int, a str or None in apy, not '{at}'")
+    return t.NORETURN

@@ -33,6 +33,7 @@ from ..parse import nodes as n
 from . import types as t
 from .builtins import (
     BUILTIN_FUNCTIONS,
+    BUILTIN_MODULES,
     EXCEPTION_NAMES,
     FORBIDDEN,
     INTRINSICS,
@@ -121,7 +122,11 @@ class Checker:
         elif isinstance(stmt, n.ImportFrom):
             self.declare_import_from(m, stmt)
         elif isinstance(stmt, n.Import):
-            self.error(stmt, "import statements are not supported by apy (yet)")
+            for alias in stmt.names:
+                if alias.name in BUILTIN_MODULES and alias.asname is None:
+                    m.globals[alias.name] = t.BuiltinModule(alias.name)
+                else:
+                    self.error(alias, f"importing '{alias.name}' is not supported by apy (yet)")
         elif isinstance(stmt, n.If):
             # `if __name__ == "__main__":` and friends: definitions inside count
             for s in stmt.body + stmt.orelse:
@@ -765,6 +770,9 @@ class Checker:
         if isinstance(sym, t.Function):
             self.error(e, "functions as values are not supported by apy (yet)")
             return t.ERROR
+        if isinstance(sym, t.BuiltinModule):
+            self.error(e, "modules as values are not supported by apy (yet)")
+            return t.ERROR
         if isinstance(sym, (t.Builtin, t.ExceptionClass, t.Intrinsic)):
             self.error(e, f"'{e.id}' can only be called in apy (yet)")
             return t.ERROR
@@ -903,6 +911,16 @@ class Checker:
                 self.error(e.func, f"'{sym.ty}' object is not callable")
                 self.check_args_only(e)
                 return t.ERROR
+        if (
+            isinstance(e.func, n.Attribute)
+            and isinstance(e.func.value, n.Name)
+            and isinstance(self.lookup(e.func.value.id, e.func.value, quiet=True), t.BuiltinModule)
+        ):
+            from .builtins import check_module_call
+
+            mod = self.lookup(e.func.value.id, e.func.value)
+            e.func.value.ref = mod
+            return check_module_call(self, e, mod.name, e.func.attr)
         if isinstance(e.func, n.Attribute):
             self.check_expr(e.func.value)
             self.error(e.func, "method calls are not supported by apy (yet)")

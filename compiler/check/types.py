@@ -138,6 +138,13 @@ class ModuleRef:
 
 
 @attrs.define(eq=False)
+class BuiltinModule:
+    """A module the compiler provides itself (`sys`)."""
+
+    name: str
+
+
+@attrs.define(eq=False)
 class ExceptionClass:
     """A builtin exception class (ValueError...): callable to make an exception."""
 

@@ -226,8 +226,8 @@ class ProgramLowerer:
         b.ret(ir.Constant(I32, 0))
         b.position_at_end(failed)
         b.call(flush, [])
-        b.call(report, [])
-        b.ret(ir.Constant(I32, 1))
+        status = b.call(report, [])
+        b.ret(b.trunc(status, I32))
 
 
 class Loop:
@@ -639,8 +639,6 @@ class FunctionLowerer:
         if isinstance(sym, t.LocalVar):
             return self.b.load(self.vars[id(sym)], typ=lty(sym.ty))
         if isinstance(sym, t.GlobalVar):
-            if sym.const is not None and sym.module.privileged and sym.ty is not t.STR:
-                return ir.Constant(lty(sym.ty), sym.const)
             return self.prog.global_value(self.b, sym)
         raise InternalError(e.span, f"name {e.id} resolved to {sym!r}")
 
@@ -823,12 +821,29 @@ class FunctionLowerer:
             from .intrinsics import lower_intrinsic
 
             return lower_intrinsic(self, ref.name, e)
+        if ref == "sys.exit":
+            return self.sys_exit(e)
         fref = e.func.ref
         if isinstance(fref, t.Builtin):
             from .builtins import lower_builtin
 
             return lower_builtin(self, fref.name, e)
         raise InternalError(e.span, f"call to {fref!r}")
+
+    def sys_exit(self, e: n.Call) -> ir.Value:
+        code, msg, has_msg = ir.Constant(I64, 0), self.prog.str_const(""), ir.Constant(I1, 0)
+        if e.args:
+            a = e.args[0]
+            v = self.expr(a)
+            if a.ty is t.STR:
+                msg, has_msg = v, ir.Constant(I1, 1)
+            elif a.ty in (t.INT, t.BOOL):
+                code = self.as_int(v, a.ty)
+        self.b.call(self.rt("raise_system_exit"), [code, msg, has_msg])
+        self.add_traceback()
+        self.b.branch(self.unwind_bb)
+        self.b.position_at_end(self.new_block("dead"))
+        return ir.Constant(I8, 0)
 
     def call_function(self, bc: t.BoundCall, e: n.Call) -> ir.Value:
         values: list[ir.Value | None] = [None] * len(bc.args)
