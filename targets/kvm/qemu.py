@@ -98,6 +98,10 @@ class QemuNotFoundError(RuntimeError):
     """qemu-system-x86_64 is not installed (the message says how to install it)."""
 
 
+# The name compiler/driver/cli.py catches.
+QemuNotFound = QemuNotFoundError
+
+
 class QemuError(RuntimeError):
     """QEMU could not run the image at all (its own diagnostics are the message)."""
 
@@ -129,6 +133,13 @@ class BootTrace:
             tag, tsc = self._RECORD.unpack_from(self._pending)
             self.records.append(TraceRecord(host_seconds, tag.decode("latin-1"), tsc))
             self._pending = self._pending[size:]
+
+    def summary(self) -> str:
+        """One line for humans: each record's host time and TSC, then the exit."""
+        parts = [f"{r.tag} +{r.host_seconds * 1e3:.1f} ms (tsc {r.tsc})" for r in self.records]
+        if not parts:
+            parts = ["the guest wrote no trace records"]
+        return f"applc: boot trace: {', '.join(parts)}, exit +{self.total_seconds * 1e3:.1f} ms"
 
 
 # --- the guest command line -------------------------------------------------
@@ -329,27 +340,32 @@ def run_image(
     stdout: BinaryIO | None = None,
     stderr: BinaryIO | None = None,
     extra_args: Sequence[str] = (),
-    boot_trace: BootTrace | None = None,
+    boot_trace: bool | BootTrace = False,
 ) -> int:
     """Boot ``image`` and return the guest's exit status (see the module doc).
 
     ``stdout``/``stderr`` default to this process's binary stdout/stderr.
     ``timeout`` is in seconds of wall time; None waits forever.
-    ``boot_trace`` (a BootTrace, or None/False) attaches the port-0xe9
-    trace channel and is filled in.  Raises QemuNotFoundError when QEMU is
-    missing and QemuError when QEMU cannot start the image.
+    ``boot_trace`` attaches the port-0xe9 trace channel: a BootTrace is
+    filled in; True prints a one-line summary on ``stderr`` after the run
+    (what ``applc run --boot-trace`` shows).  Raises QemuNotFoundError when
+    QEMU is missing and QemuError when QEMU cannot start the image.
     """
     qemu = find_qemu()
     stdout = stdout if stdout is not None else sys.stdout.buffer
     stderr = stderr if stderr is not None else sys.stderr.buffer
     resolved = resolve_accel(accel)
-    with _Session(image, boot_trace or None) as session:
+    trace = BootTrace() if boot_trace is True else boot_trace or None
+    with _Session(Path(image), trace) as session:
         command = qemu_command(
             qemu, Path(image), session.wiring,
             machine=machine, accel=resolved, mem_mib=mem_mib, cmdline=cmdline, extra_args=extra_args,
         )
         session.launch(command)
-        return session.supervise(stdout, stderr, timeout)
+        status = session.supervise(stdout, stderr, timeout)
+    if boot_trace is True:
+        _say(stderr, trace.summary())
+    return status
 
 
 class _Session:
@@ -361,15 +377,24 @@ class _Session:
     """
 
     def __init__(self, image: Path, boot_trace: BootTrace | None) -> None:
-        if not Path(image).is_file():
+        if not image.is_file():
             raise FileNotFoundError(f"no such image: {image}")
-        self.tmpdir = Path(tempfile.mkdtemp(prefix="applc-qemu-"))  # mode 0700: private
         self.boot_trace = boot_trace
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.launched_at = 0.0
+        self.diag_bytes = bytearray()
+        self.com2_written = False
+        self._stopper: threading.Thread | None = None
         self._fds: list[int] = []
-        self.com1 = self._pipe()
-        self.com2 = self._pipe()
-        self.diag = self._pipe()
-        self.debugcon = self._pipe() if boot_trace is not None else None
+        self.tmpdir = Path(tempfile.mkdtemp(prefix="applc-qemu-"))  # mode 0700: private
+        try:
+            self.com1 = self._pipe()
+            self.com2 = self._pipe()
+            self.diag = self._pipe()
+            self.debugcon = self._pipe() if boot_trace is not None else None
+        except BaseException:
+            self._release()  # out of descriptors: leave no pipe or temp dir behind
+            raise
         self.wiring = Wiring(
             com1_fd=self.com1[1],
             com2_fd=self.com2[1],
@@ -377,11 +402,6 @@ class _Session:
             trace_log=self.tmpdir / "qemu-trace.log",
             debugcon_fd=self.debugcon[1] if self.debugcon else None,
         )
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.launched_at = 0.0
-        self.diag_bytes = bytearray()
-        self.com2_written = False
-        self._stopper: threading.Thread | None = None
 
     def _pipe(self) -> tuple[int, int]:
         read_end, write_end = os.pipe()
@@ -398,8 +418,12 @@ class _Session:
             self.proc.wait()
         if self._stopper is not None:
             self._stopper.join(_QMP_TIMEOUT)
+        self._release()
+
+    def _release(self) -> None:
         for fd in self._fds:
             _close_quietly(fd)
+        self._fds.clear()
         shutil.rmtree(self.tmpdir, ignore_errors=True)
 
     def launch(self, command: list[str]) -> None:
@@ -431,6 +455,10 @@ class _Session:
         except KeyboardInterrupt:
             self.stop()
             self._drain_after_stop(stdout, stderr)
+            outcome = "interrupted"
+        if self.boot_trace is not None:
+            self.boot_trace.total_seconds = time.monotonic() - self.launched_at
+        if outcome == "interrupted":
             return EXIT_INTERRUPTED
         if outcome == "timeout":
             _say(stderr, f"applc: the guest did not finish within {timeout:g} s and was stopped")
@@ -506,8 +534,6 @@ class _Session:
 
     def _decode_exit(self, stderr: BinaryIO) -> int:
         code = self.proc.returncode
-        if self.boot_trace is not None:
-            self.boot_trace.total_seconds = time.monotonic() - self.launched_at
         events = _read_trace_log(self.wiring.trace_log)
         diagnostics = bytes(self.diag_bytes)
         if _KVM_INTERNAL_ERROR in diagnostics:

@@ -319,6 +319,13 @@ def test_boot_trace_records_the_guest_entry(tmp_path: Path) -> None:
     assert 0 < entry.host_seconds <= trace.total_seconds
 
 
+def test_boot_trace_true_prints_one_summary_line(tmp_path: Path) -> None:
+    image = write_image(tmp_path, floor.exit_guest(0))
+    status, out, err = boot(image, boot_trace=True)
+    assert (status, out) == (0, b"")
+    assert err.startswith(b"applc: boot trace: E +") and err.count(b"\n") == 1
+
+
 def test_debugcon_is_attached_only_for_a_boot_trace(tmp_path: Path) -> None:
     wiring = qemu.Wiring(com1_fd=5, com2_fd=6, qmp_socket=tmp_path / "q", trace_log=tmp_path / "l")
     common = dict(machine="microvm", accel="tcg", mem_mib=32, cmdline=[])
