@@ -1008,6 +1008,8 @@ class Checker:
                 )
         if ok:
             e.ref = t.BoundCall(f, args, order)
+            if self.scope.func is not None:
+                self.scope.func.callees.append(f)
         return f.ret
 
     def call_intrinsic(self, e: n.Call, intr: t.Intrinsic) -> t.Type:

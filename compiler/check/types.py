@@ -98,8 +98,9 @@ class Function:
     locals: dict[str, LocalVar] = attrs.Factory(dict)
     globals_declared: set[str] = attrs.Factory(set)
     assigned_names: set[str] = attrs.Factory(set)  # every name the body assigns
-    # filled by the checker: does it call anything (then it needs the stack check)
+    # filled by the checker: does it call anything, and which apy functions
     makes_calls: bool = False
+    callees: list["Function"] = attrs.Factory(list)
     # an exported C-level symbol name (`@export("floor")` in runtime modules)
     export: str | None = None
 

@@ -206,8 +206,11 @@ def run_kvm(image: Path, args, prog_args: list[str]) -> int:
             image, machine=args.machine, accel=args.accel, mem_mib=args.mem,
             cmdline=prog_args, timeout=args.timeout, boot_trace=args.boot_trace,
         )
-    except qemu.QemuNotFound as e:
+    except qemu.QemuNotFoundError as e:
         raise ToolMissing(str(e)) from None
+    except qemu.QemuError as e:
+        print(f"applc: error: {e}", file=sys.stderr)
+        return 2
 
 
 COMMANDS = {"check": cmd_check, "build": cmd_build, "run": cmd_run}

@@ -46,6 +46,8 @@ STR_HEADER_STATIC = 1  # header word of str objects that live in the image
 STR_DATA = 24  # offset of the bytes in a str object
 
 EXC_IDS = {name: i + 1 for i, name in enumerate(EXCEPTION_PARENTS)}
+COLD_RUNTIME = {"raise_exc", "raise_system_exit", "tb_add", "report_uncaught",
+                "_raise_memory_error"}
 
 
 def lty(ty: t.Type) -> ir.Type:
@@ -104,6 +106,10 @@ class ProgramLowerer:
     # ------------------------------------------------------------------ program
 
     def lower(self) -> ir.Module:
+        self.recursive = recursive_functions(
+            [f for m in self.modules for f in m.globals.values()
+             if isinstance(f, t.Function) and f.module is m]
+        )
         for m in self.modules:
             self.declare_module(m)
         for m in self.modules:
@@ -126,6 +132,10 @@ class ProgramLowerer:
         fn = ir.Function(self.module, fnty, f.llvm_name)
         fn.linkage = "external" if f.export else "internal"
         self.add_attributes(fn)
+        if f.module.name == "rt.core" and f.name in COLD_RUNTIME:
+            # error paths: keep them out of line so hot code stays small
+            fn.attributes.add("cold")
+            fn.attributes.add("noinline")
         self.functions[id(f)] = fn
         return fn
 
@@ -230,6 +240,56 @@ class ProgramLowerer:
         b.ret(b.trunc(status, I32))
 
 
+def recursive_functions(functions: list[t.Function]) -> set[int]:
+    """ids of the functions that are on a cycle of the call graph (Tarjan's SCCs)."""
+    index: dict[int, int] = {}
+    low: dict[int, int] = {}
+    on_stack: set[int] = set()
+    stack: list[t.Function] = []
+    result: set[int] = set()
+    counter = 0
+
+    def visit(f: t.Function) -> None:
+        nonlocal counter
+        # iterative DFS: deep call chains must not hit Python's recursion limit
+        work = [(f, 0)]
+        while work:
+            node, i = work.pop()
+            key = id(node)
+            if i == 0:
+                index[key] = low[key] = counter
+                counter += 1
+                stack.append(node)
+                on_stack.add(key)
+            if i < len(node.callees):
+                work.append((node, i + 1))
+                callee = node.callees[i]
+                ck = id(callee)
+                if ck not in index:
+                    work.append((callee, 0))
+                elif ck in on_stack:
+                    low[key] = min(low[key], index[ck])
+                continue
+            for callee in node.callees:  # propagate lows of finished children
+                if id(callee) in on_stack:
+                    low[key] = min(low[key], low[id(callee)])
+            if low[key] == index[key]:
+                scc = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(id(w))
+                    scc.append(w)
+                    if w is node:
+                        break
+                if len(scc) > 1 or node in node.callees:
+                    result.update(id(w) for w in scc)
+
+    for f in functions:
+        if id(f) not in index:
+            visit(f)
+    return result
+
+
 class Loop:
     def __init__(self, continue_bb: ir.Block, break_bb: ir.Block) -> None:
         self.continue_bb = continue_bb
@@ -264,7 +324,9 @@ class FunctionLowerer:
             self.vars[id(local)] = self.entry_alloca(lty(local.ty), local.name)
         for p, arg in zip(f.params, self.fn.args):
             self.b.store(arg, self.vars[id(f.locals[p.name])])
-        if f.makes_calls:
+        if id(f) in self.prog.recursive:
+            # only a cycle of calls can exhaust the stack; a fixed chain of calls is
+            # bounded by the program and stopped by the guard page if ever too deep
             self.stack_check(f.node.span)
         self.lower_block(f.node.body)
         if not self.b.block.is_terminated:
