@@ -21,6 +21,7 @@ sort), and nothing reads the clock or the environment.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import NamedTuple
 
 import attrs
 
@@ -56,12 +57,12 @@ class LinkSpec:
     page_size: int = 4096
 
 
-@attrs.frozen
-class SymbolInfo:
+class SymbolInfo(NamedTuple):
+    """One entry of the symbol map; unpacks as (address, size, section)."""
+
     address: int
     size: int
     section: str  # output section (".text", ".rodata", ...) or "*ABS*"
-    binding: str  # "global", "weak", "local" or "linker"
 
 
 @attrs.frozen
@@ -159,7 +160,7 @@ def _symbol_map(defs: list[Definition]) -> dict[str, SymbolInfo]:
     for d in sorted(defs, key=lambda d: d.binding == "local"):  # globals claim plain names first
         section = OUTPUT_NAMES[d.section.kind] if d.section is not None else "*ABS*"
         key = d.name if d.name not in result else f"{d.name}@{d.origin}"
-        result[key] = SymbolInfo(d.address, d.size, section, d.binding)
+        result[key] = SymbolInfo(d.address, d.size, section)
     return result
 
 

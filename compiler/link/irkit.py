@@ -53,6 +53,7 @@ def global_var(module: ir.Module, name: str, ty: ir.Type, init=0, linkage: str =
     # A *defined* exported global has the default linkage ("external" would
     # print as a declaration).
     g.linkage = "" if linkage == "external" else linkage
+    g.storage_class = "dso_local"  # see extern_global
     g.initializer = ir.Constant(ty, init) if not isinstance(init, ir.Constant) else init
     if align:
         g.align = align
@@ -60,8 +61,14 @@ def global_var(module: ir.Module, name: str, ty: ir.Type, init=0, linkage: str =
 
 
 def extern_global(module: ir.Module, name: str, ty: ir.Type = ir.ArrayType(I8, 0)) -> ir.GlobalVariable:
-    """A symbol defined elsewhere (module asm or the linker), used as an address."""
-    return ir.GlobalVariable(module, ty, name=name)
+    """A symbol defined elsewhere (module asm or the linker), used as an address.
+
+    dso_local: the image is static, so the symbol is addressed directly
+    (rip-relative); without it LLVM loads every address from the GOT.
+    """
+    g = ir.GlobalVariable(module, ty, name=name)
+    g.storage_class = "dso_local"
+    return g
 
 
 def with_module_asm(ir_text: str, asm: str) -> str:

@@ -77,11 +77,14 @@ def lay_out(
 
 def _place_segment(seg: Segment, vaddr: int, offset: int, page: int) -> None:
     align = max(s.align for s in seg.sections)
+    # Only sections with file contents constrain the file offset; NOBITS
+    # ones are aligned by their addresses alone (see the cursor below).
+    file_align = max((s.align for s in seg.sections if s.kind not in NOBITS_KINDS), default=1)
     if align > page:
         seg.offset = align_up(offset, page)
         seg.vaddr = align_up(vaddr, align)
     else:
-        seg.offset = align_up(offset, align)
+        seg.offset = align_up(offset, file_align)
         seg.vaddr = align_up(vaddr, page) + seg.offset % page
     seg.align = max(align, page)
     cursor = seg.vaddr
