@@ -1,9 +1,10 @@
-"""memcpy, memmove, memset, memcmp and bcmp for images that have no libc.
+"""memcpy, memmove, memset, memcmp, bcmp and strlen for images without libc.
 
-In: an llvmlite module. Out: the five functions added to it, with `weak`
+In: an llvmlite module. Out: the six functions added to it, with `weak`
 linkage, so a strong definition (e.g. a tuned one in the runtime) wins at
 `link_in` time. LLVM emits calls to these on its own (large struct copies,
-`llvm.memcpy` with a variable length, loops it recognises), hosted and bare
+`llvm.memcpy` with a variable length, loops it recognises -- a
+byte-scanning loop becomes strlen), hosted and bare
 metal alike, so every platform module carries them.
 
 `rep movsb` / `rep stosb` are short and fast on every x86-64 CPU with ERMS,
@@ -23,6 +24,7 @@ def add_mem_functions(module: ir.Module, noredzone: bool) -> None:
     _memset(module, noredzone)
     _memcmp(module, "memcmp", noredzone)
     _memcmp(module, "bcmp", noredzone)
+    _strlen(module, noredzone)
 
 
 def _rep_movs(w: FunctionWriter, dst, src, n, backwards: bool = False) -> None:
@@ -68,3 +70,12 @@ def _memcmp(module, name, noredzone):
         with w.if_(w.b.icmp_unsigned("!=", x, y)):
             w.b.ret(w.b.sub(x, y))
     w.b.ret(I32(0))
+
+
+def _strlen(module, noredzone):
+    w = FunctionWriter(module, "strlen", I64, (PTR,), linkage="weak", noredzone=noredzone)
+    (s,) = w.args
+    n = w.var(I64, 0)
+    with w.while_(lambda: w.b.icmp_unsigned("!=", w.load_at(I8, w.b.add(w.addr(s), w.get(n))), I8(0))):
+        w.set(n, w.b.add(w.get(n), I64(1)))
+    w.b.ret(w.get(n))
