@@ -117,7 +117,11 @@ class FunctionWriter:
         attributes: tuple[str, ...] = (),
         noredzone: bool = False,
     ):
-        self.fn = module.globals.get(name) or ir.Function(module, ir.FunctionType(ret, args), name=name)
+        existing = module.globals.get(name)
+        if existing is not None and not (isinstance(existing, ir.Function) and existing.is_declaration):
+            raise ValueError(f"{name} is already defined in {module.name}")
+        # Reuse an earlier declaration (a forward call), else declare it now.
+        self.fn = existing or ir.Function(module, ir.FunctionType(ret, args), name=name)
         self.fn.linkage = linkage
         for attr in BASE_ATTRIBUTES + tuple(attributes) + (("noredzone",) if noredzone else ()):
             add_attribute(self.fn, attr)

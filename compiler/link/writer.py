@@ -14,7 +14,6 @@ image has no section headers at all: loaders only read program headers.
 
 from __future__ import annotations
 
-import struct
 
 import attrs
 

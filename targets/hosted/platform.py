@@ -17,7 +17,7 @@ from __future__ import annotations
 from llvmlite import ir
 
 from applc.link.freestanding import add_mem_functions
-from applc.link.irkit import I32, I64, PTR, VOID, FunctionWriter, global_var, mark_used, new_module, with_module_asm
+from applc.link.irkit import I8, I32, I64, PTR, VOID, FunctionWriter, global_var, mark_used, new_module, with_module_asm
 
 TRIPLE = "x86_64-unknown-linux-gnu"
 
@@ -172,7 +172,7 @@ def _start(module, g: _Globals, sys, exit_fn) -> ir.Function:
 def _string_end(w: FunctionWriter, s) -> ir.Value:
     """Address one past the NUL of the string at `s`."""
     p = w.var(I64, s)
-    with w.while_(lambda: w.b.icmp_unsigned("!=", w.load_at(ir.IntType(8), w.get(p)), ir.IntType(8)(0))):
+    with w.while_(lambda: w.b.icmp_unsigned("!=", w.load_at(I8, w.get(p)), I8(0))):
         w.set(p, w.b.add(w.get(p), I64(1)))
     return w.b.add(w.get(p), I64(1))
 
