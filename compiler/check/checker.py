@@ -549,7 +549,9 @@ class Checker:
             and isinstance(value.ref, t.Intrinsic)
             and value.ref.name == "static_buffer"
         ):
-            size = const_int(value.args[0]) if value.args else None
+            size = const_value(value.args[0], g.module) if value.args else None
+            if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+                size = None
             if size is None:
                 self.error(value, "static_buffer() needs a constant size")
             else:

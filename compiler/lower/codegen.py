@@ -86,10 +86,12 @@ class ProgramLowerer:
         self.init_functions: list[ir.Function] = []
         self.stack_limit = ir.GlobalVariable(self.module, I64, "applc_stack_limit")
         self.stack_limit.linkage = "external"
+        # the image is static: symbols from the platform are addressed directly, not via a GOT
+        self.stack_limit.storage_class = "dso_local"
         self.platform_functions: dict[str, ir.Function] = {}
-        from .intrinsics import define_memfuncs
+        from .intrinsics import declare_memfuncs
 
-        self.memfuncs = define_memfuncs(self)
+        self.memfuncs = declare_memfuncs(self)
 
     def memfunc(self, name: str) -> ir.Function:
         return self.memfuncs[name]
@@ -100,6 +102,7 @@ class ProgramLowerer:
         if fn is None:
             fn = ir.Function(self.module, ir.FunctionType(ret, params), name)
             fn.attributes.add("nounwind")
+            fn.storage_class = "dso_local"
             self.platform_functions[name] = fn
         return fn
 

@@ -5,10 +5,9 @@ In:  a FunctionLowerer and a checked call of an intrinsic (privileged modules on
 Out: inline LLVM instructions. Addresses are i64 in apy and become pointers only
      here (inttoptr), at the point of the access.
 
-`define_memfuncs` adds memcpy/memmove/memset/memcmp/bcmp to the module: LLVM
-turns copies and byte loops into calls to them, and there is no libc below us.
-They are `rep movsb`/`rep stosb` (fast on every x86-64 since Ivy Bridge, and
-inline asm cannot be pattern-matched back into a call to itself).
+The memory functions themselves (memcpy, memmove, memset, memcmp, bcmp) come with
+the platform module (applc.link.freestanding): LLVM emits calls to them on its own,
+and there is no libc below us.
 """
 
 from __future__ import annotations
@@ -93,73 +92,13 @@ def lower_intrinsic(fl: "FunctionLowerer", name: str, e: n.Call) -> ir.Value:
     raise NotImplementedError(f"intrinsic {name}")
 
 
-def define_memfuncs(prog: "ProgramLowerer") -> dict[str, ir.Function]:
+def declare_memfuncs(prog: "ProgramLowerer") -> dict[str, ir.Function]:
+    """memmove/memset as the platform defines them (docs/platform.md: freestanding)."""
     m = prog.module
-    out: dict[str, ir.Function] = {}
-
-    def new(name: str, ret: ir.Type, params: list[ir.Type]) -> tuple[ir.Function, ir.IRBuilder]:
-        fn = ir.Function(m, ir.FunctionType(ret, params), name)
-        prog.add_attributes(fn)
+    out = {}
+    for name, params in (("memmove", [PTR, PTR, I64]), ("memset", [PTR, I32, I64])):
+        fn = ir.Function(m, ir.FunctionType(PTR, params), name)
+        fn.attributes.add("nounwind")
+        fn.storage_class = "dso_local"
         out[name] = fn
-        return fn, ir.IRBuilder(fn.append_basic_block("entry"))
-
-    def rep(bld: ir.IRBuilder, insn: str, dst, src_or_val, count) -> None:
-        if insn == "movsb":
-            ty = ir.FunctionType(VOID, [PTR, PTR, I64])
-            bld.asm(ty, "rep movsb", "{di},{si},{cx},~{di},~{si},~{cx},~{memory}",
-                    [dst, src_or_val, count], True)
-        else:
-            ty = ir.FunctionType(VOID, [PTR, I32, I64])
-            bld.asm(ty, "rep stosb", "{di},{ax},{cx},~{di},~{cx},~{memory}",
-                    [dst, src_or_val, count], True)
-
-    fn, bld = new("memcpy", PTR, [PTR, PTR, I64])
-    rep(bld, "movsb", *fn.args)
-    bld.ret(fn.args[0])
-
-    fn, bld = new("memset", PTR, [PTR, I32, I64])
-    rep(bld, "stosb", *fn.args)
-    bld.ret(fn.args[0])
-
-    # memmove: forwards unless the destination starts inside the source
-    fn, bld = new("memmove", PTR, [PTR, PTR, I64])
-    dst, src, cnt = fn.args
-    di, si = bld.ptrtoint(dst, I64), bld.ptrtoint(src, I64)
-    overlap = bld.icmp_unsigned("<", bld.sub(di, si), cnt)
-    back = fn.append_basic_block("backward")
-    fwd = fn.append_basic_block("forward")
-    bld.cbranch(overlap, back, fwd)
-    bld.position_at_end(fwd)
-    rep(bld, "movsb", dst, src, cnt)
-    bld.ret(dst)
-    bld.position_at_end(back)
-    last = bld.sub(cnt, ir.Constant(I64, 1))
-    ty = ir.FunctionType(VOID, [PTR, PTR, I64])
-    bld.asm(ty, "std; rep movsb; cld", "{di},{si},{cx},~{di},~{si},~{cx},~{memory},~{flags}",
-            [bld.gep(dst, [last], source_etype=I8), bld.gep(src, [last], source_etype=I8), cnt],
-            True)
-    bld.ret(dst)
-
-    for name in ("memcmp", "bcmp"):
-        fn, bld = new(name, I32, [PTR, PTR, I64])
-        a, c, cnt = fn.args
-        i_ptr = bld.alloca(I64)
-        bld.store(ir.Constant(I64, 0), i_ptr)
-        head = fn.append_basic_block("head")
-        body = fn.append_basic_block("body")
-        differ = fn.append_basic_block("differ")
-        same = fn.append_basic_block("same")
-        bld.branch(head)
-        bld.position_at_end(head)
-        i = bld.load(i_ptr, typ=I64)
-        bld.cbranch(bld.icmp_unsigned("<", i, cnt), body, same)
-        bld.position_at_end(body)
-        x = bld.load(bld.gep(a, [i], source_etype=I8), typ=I8)
-        y = bld.load(bld.gep(c, [i], source_etype=I8), typ=I8)
-        bld.store(bld.add(i, ir.Constant(I64, 1)), i_ptr)
-        bld.cbranch(bld.icmp_unsigned("!=", x, y), differ, head)
-        bld.position_at_end(differ)
-        bld.ret(bld.sub(bld.zext(x, I32), bld.zext(y, I32)))
-        bld.position_at_end(same)
-        bld.ret(ir.Constant(I32, 0))
     return out
