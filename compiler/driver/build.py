@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
+import pickle
 import shutil
 import time
 from pathlib import Path
@@ -27,7 +28,8 @@ import llvmlite.binding as llvm
 
 from ..check import types as t
 from ..check.checker import Checker
-from ..diag import CompileError, Diagnostics
+from ..diag import SOURCES, CompileError, Diagnostics
+from ..parse import nodes
 from ..lower.codegen import ProgramLowerer
 from ..parse.parser import parse_module
 
@@ -63,13 +65,54 @@ def _file_diag(path: Path, msg: str):
     return Diagnostic(Span(str(path), 1, 1, 1, 1), msg)
 
 
+def parse_cached(path: Path) -> "nodes.Module":
+    """Parse a library file, reusing a pickled tree when the file and parser are unchanged.
+
+    The runtime is parsed for every build; its trees are cached on disk (the
+    checker annotates trees, so each build gets fresh objects from the pickle).
+    """
+    text = read_source(path)
+    SOURCES.add(str(path), text)
+    key = hashlib.sha256(
+        (_parser_hash() + "\0" + str(path) + "\0" + text).encode("utf-8")
+    ).hexdigest()[:32]
+    cached = cache_dir() / "parse" / f"{key}.pickle"
+    try:
+        return pickle.loads(cached.read_bytes())
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError):
+        pass
+    tree = parse_module(text, str(path))
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_bytes(pickle.dumps(tree, protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(tmp, cached)
+    except OSError:
+        pass  # a read-only cache only costs time
+    return tree
+
+
+_PARSER_HASH: str | None = None
+
+
+def _parser_hash() -> str:
+    global _PARSER_HASH
+    if _PARSER_HASH is None:
+        h = hashlib.sha256()
+        for f in sorted((PACKAGE_ROOT / "parse").glob("*")):
+            if f.suffix in (".py", ".lark"):
+                h.update(f.read_bytes())
+        _PARSER_HASH = h.hexdigest()
+    return _PARSER_HASH
+
+
 def load_program(path: Path) -> list[t.ModuleInfo]:
     """Parse the runtime modules and the program; runtime first (they initialise first)."""
     modules = []
     rdir = runtime_dir()
     for name in RUNTIME_MODULES:
         rpath = rdir / f"{name}.apy"
-        tree = parse_module(read_source(rpath), str(rpath))
+        tree = parse_cached(rpath)
         modules.append(t.ModuleInfo(f"rt.{name}", str(rpath), tree, privileged=True))
     tree = parse_module(read_source(path), str(path))
     modules.append(t.ModuleInfo("__main__", str(path), tree))

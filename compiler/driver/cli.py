@@ -144,12 +144,9 @@ def print_report(res: b.BuildResult) -> None:
     for name, (addr, size, section) in res.symbols.items():
         if size <= 0:
             continue
-        module, _, func = name.rpartition(".") if "." in name else ("(platform)", "", name)
-        if module.endswith(".<init>") or func == "<init>":
-            pass
-        module = module or "(platform)"
+        module, func = symbol_module(name)
         by_module[module] = by_module.get(module, 0) + size
-        rows.append((module, func or name, section, size))
+        rows.append((module, func, section, size))
     total = sum(by_module.values())
     print(f"{'module':<28} {'bytes':>8}")
     for module, size in sorted(by_module.items(), key=lambda kv: -kv[1]):
@@ -159,6 +156,18 @@ def print_report(res: b.BuildResult) -> None:
     print(f"{'module':<28} {'symbol':<32} {'section':<8} {'bytes':>8}")
     for module, func, section, size in sorted(rows, key=lambda r: (r[0], -r[3])):
         print(f"{module:<28} {func:<32} {section:<8} {size:>8}")
+
+
+def symbol_module(name: str) -> tuple[str, str]:
+    """Which module a symbol of the image belongs to: `rt.core.alloc` -> (rt.core, alloc)."""
+    if name.startswith("rt."):
+        parts = name.split(".", 2)
+        return ".".join(parts[:2]), parts[2] if len(parts) > 2 else name
+    if name.startswith("__main__."):
+        return "__main__", name[len("__main__."):]
+    if name.startswith(".L") or name.startswith(".str"):
+        return "(constants)", name
+    return "(platform)", name
 
 
 def cmd_run(args) -> int:

@@ -80,6 +80,7 @@ class ProgramLowerer:
         self.module.data_layout = data_layout
         self.no_red_zone = no_red_zone
         self.functions: dict[int, ir.Function] = {}
+        self.pending: list[t.Function] = []
         self.globals: dict[int, ir.GlobalVariable] = {}
         self.strings: dict[str, ir.Constant] = {}
         self.defaults: dict[tuple[int, int], ir.GlobalVariable] = {}
@@ -115,20 +116,32 @@ class ProgramLowerer:
         )
         for m in self.modules:
             self.declare_module(m)
+        # Function bodies are lowered on demand: module top-level code and exported
+        # symbols first, then whatever they reference. Most of the runtime is never
+        # referenced by a given program, and is then never lowered at all.
         for m in self.modules:
-            for sym in m.globals.values():
-                if isinstance(sym, t.Function) and sym.module is m:
-                    FunctionLowerer(self, m, sym).lower_function()
             self.init_functions.append(FunctionLowerer(self, m, None).lower_module_init())
+            for sym in m.globals.values():
+                if isinstance(sym, t.Function) and sym.module is m and sym.export:
+                    self.function(sym)
         self.define_main()
+        while self.pending:
+            f = self.pending.pop()
+            FunctionLowerer(self, f.module, f).lower_function()
         return self.module
 
     def declare_module(self, m: t.ModuleInfo) -> None:
         for sym in m.globals.values():
-            if isinstance(sym, t.Function) and sym.module is m:
-                self.declare_function(sym)
-            elif isinstance(sym, t.GlobalVar) and sym.module is m:
+            if isinstance(sym, t.GlobalVar) and sym.module is m:
                 self.declare_global(sym)
+
+    def function(self, f: t.Function) -> ir.Function:
+        """The ir.Function of `f`, declared (and queued for lowering) on first use."""
+        fn = self.functions.get(id(f))
+        if fn is None:
+            fn = self.declare_function(f)
+            self.pending.append(f)
+        return fn
 
     def declare_function(self, f: t.Function) -> ir.Function:
         fnty = ir.FunctionType(ret_lty(f.ret), [lty(p.ty) for p in f.params])
@@ -205,7 +218,7 @@ class ProgramLowerer:
         f = m.globals.get(name) if m else None
         if not isinstance(f, t.Function):
             raise InternalError(None, f"runtime function {module}.{name} is missing")
-        return f, self.functions[id(f)]
+        return f, self.function(f)
 
     def rt_global(self, module: str, name: str) -> ir.GlobalVariable:
         g = self.by_name[module].globals[name]
@@ -319,7 +332,7 @@ class FunctionLowerer:
 
     def lower_function(self) -> None:
         f = self.func
-        self.fn = self.prog.functions[id(f)]
+        self.fn = self.prog.functions[id(f)]  # declared by prog.function()
         self.begin()
         for p, arg in zip(f.params, self.fn.args):
             arg.name = p.name
@@ -922,7 +935,7 @@ class FunctionLowerer:
                     values[i] = self.const_default(d, f.params[i].ty)
                 else:
                     values[i] = self.b.load(self.prog.default_slot(f, i), typ=lty(f.params[i].ty))
-        res = self.b.call(self.prog.functions[id(f)], values)
+        res = self.b.call(self.prog.function(f), values)
         self.check_exc()
         if f.ret is t.NONE:
             return ir.Constant(I8, 0)

@@ -3,8 +3,10 @@
 In:  the text of one .apy file and the path it came from.
 Out: a `nodes.Module` whose every node has an exact `Span` (1-based line and
      column, end column exclusive), or a `CompileError` with one diagnostic
-     pointing at the offending token, worded like CPython's ("invalid syntax:
-     unexpected ')'", "unexpected indent", "unterminated string literal ...").
+     pointing at the offending token: "invalid syntax: unexpected ')'",
+     "invalid syntax: cannot assign to literal" and so on, or CPython's own
+     words for what its tokenizer reports ("unexpected indent",
+     "unterminated string literal (detected at line 3)").
 
     parse_module("x = f(1, y=2)\\n", "a.apy")
     -> Module("a.apy", [Assign([Name("x")], Call(Name("f"), [Constant(1)],
@@ -102,12 +104,11 @@ class _Source:
     """
 
     def __init__(self, file: str, text: str, parent: _Source | None = None,
-                 origin: tuple[int, int] = (1, 1), error_prefix: str = "") -> None:
+                 origin: tuple[int, int] = (1, 1)) -> None:
         self.file = file
         self.text = text
         self.parent = parent
         self.origin = origin
-        self.error_prefix = error_prefix
 
     def pos(self, line: int, col: int) -> tuple[int, int]:
         """The file position of a position in this text."""
@@ -136,9 +137,31 @@ class _Source:
         return Span(self.file, 1, 1, eof.end_line, eof.end_col)
 
     def error(self, span: Span, message: str, hint: str | None = None) -> _SyntaxError:
-        if message.startswith("f-string"):  # from an f-string inside a field
-            return _SyntaxError(span, message, hint)
-        return _SyntaxError(span, self.error_prefix + message, hint)
+        """A syntax error worded the one way applc words them.
+
+        Python's tokenizer-level errors keep CPython's words ("unexpected
+        indent"); every other message starts with "", and
+        says "f-string: " when the error is inside an f-string's field.
+        """
+        if self.parent is not None and "f-string" not in message:
+            message = "f-string: " + message.removeprefix(_INVALID)
+        if not message.startswith(_TOKENIZER_ERRORS):
+            message = _INVALID + message.removeprefix(_INVALID)
+        return _SyntaxError(span, message, hint)
+
+
+_INVALID = "invalid syntax: "
+
+# CPython reports these from its tokenizer, as IndentationError, TabError or
+# SyntaxError, with no "invalid syntax" before them.
+_TOKENIZER_ERRORS = (
+    "unexpected indent", "unindent does not match any outer indentation level",
+    "expected an indented block", "inconsistent use of tabs and spaces in indentation",
+    "too many levels of indentation", "too many nested parentheses",
+    "unterminated string literal", "unterminated triple-quoted string literal",
+    "invalid character", "source code cannot contain null bytes",
+    "unexpected character after line continuation character",
+)
 
 
 def _start(x: Tree | Token) -> tuple[int, int]:
@@ -367,7 +390,7 @@ def _parse(source: _Source, start: str) -> Tree:
         raise _unexpected_token(source, e) from None
     except UnexpectedInput as e:  # any other lark complaint still names a place
         line, col = max(e.line, 1), max(e.column, 1)
-        raise source.error(source.span(line, col, line, col), "invalid syntax") from None
+        raise source.error(source.span(line, col, line, col), "unexpected input") from None
 
 
 def _bad_character(source: _Source, e: UnexpectedCharacters) -> _SyntaxError:
@@ -382,7 +405,7 @@ def _bad_character(source: _Source, e: UnexpectedCharacters) -> _SyntaxError:
     if ch == "\0":
         return source.error(span, "source code cannot contain null bytes")
     if ch.isascii() and ch.isprintable():
-        return source.error(span, f"invalid syntax: unexpected character '{ch}'")
+        return source.error(span, f"unexpected character '{ch}'")
     return source.error(span, f"invalid character '{ch}' (U+{ord(ch):04X})")
 
 
@@ -418,11 +441,11 @@ def _unexpected_token(source: _Source, e: UnexpectedToken) -> _SyntaxError:
     if "_INDENT" in e.expected:
         return source.error(span, "expected an indented block")
     if tok.type == "$END":
-        return source.error(span, "invalid syntax: unexpected end of file")
+        return source.error(span, "unexpected end of file")
     if tok.type == "_NEWLINE":
-        return source.error(span, "invalid syntax: unexpected end of line")
+        return source.error(span, "unexpected end of line")
     if tok.type == "_DEDENT":
-        return source.error(span, "invalid syntax: unexpected dedent")
+        return source.error(span, "unexpected dedent")
     if tok.type == "NAME":
         what = f"name '{tok.value}'"
     elif tok.type == "NUMBER":
@@ -433,7 +456,7 @@ def _unexpected_token(source: _Source, e: UnexpectedToken) -> _SyntaxError:
         what = "end of expression"  # the ")" that closes an f-string field's text
     else:
         what = f"'{tok.value}'"
-    return source.error(span, f"invalid syntax: unexpected {what}")
+    return source.error(span, f"unexpected {what}")
 
 
 # ================================================================ builder
@@ -663,7 +686,7 @@ class _Builder:
     def import_from(self, t: Tree, c: list) -> n.Stmt:
         level, module, names = c
         if level == 0 and module is None:
-            raise self.error(self.span(t), "invalid syntax: expected a module name after 'from'")
+            raise self.error(self.span(t), "expected a module name after 'from'")
         return n.ImportFrom(module, names, level, span=self.span(t))
 
     # import_level: ("." | "...")*
@@ -803,7 +826,7 @@ class _Builder:
         if any(target is not None for _, target, _ in c):
             for expr, _, _ in c:
                 if isinstance(expr, (n.Starred, n.NamedExpr)):
-                    raise self.error(expr.span, f"invalid syntax: unexpected {_describe(expr)} "
+                    raise self.error(expr.span, f"unexpected {_describe(expr)} "
                                                 "among with-items")
         return c, trailing_comma
 
@@ -879,7 +902,7 @@ class _Builder:
                 if seen_star:
                     raise self.error(p.span, "/ must be ahead of *")
                 if not args:
-                    raise self.error(p.span, "invalid syntax: at least one argument must precede /")
+                    raise self.error(p.span, "at least one argument must precede /")
                 seen_slash = True
                 for arg in args:
                     arg.kind = "positional"
@@ -1493,8 +1516,7 @@ class _Builder:
     def fstring_expression(self, tok: Token, start: int, text: str) -> n.Expr:
         """Parse a field's expression like CPython 3.11: as "(" + text + ")"."""
         line, col = _offset_pos(tok, start)
-        sub = _Source(self.file, "(" + text + ")", parent=self.source, origin=(line, col - 1),
-                      error_prefix="f-string: ")
+        sub = _Source(self.file, "(" + text + ")", parent=self.source, origin=(line, col - 1))
         return _Builder(sub).build(_parse(sub, "fstring_expr"))
 
 
