@@ -34,7 +34,10 @@ from ..lower.codegen import ProgramLowerer
 from ..parse.parser import parse_module
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # compiler/ (the applc package)
-RUNTIME_MODULES = ["core", "numfmt", "fmath"]
+def runtime_modules() -> list[str]:
+    """Every runtime/*.apy module, core first. The optimiser drops what a program doesn't use."""
+    names = sorted(p.stem for p in runtime_dir().glob("*.apy"))
+    return ["core"] + [n for n in names if n != "core"]
 TARGETS = ["kvm", "hosted"]
 DEFAULT_TARGET = "kvm"
 
@@ -110,7 +113,7 @@ def load_program(path: Path) -> list[t.ModuleInfo]:
     """Parse the runtime modules and the program; runtime first (they initialise first)."""
     modules = []
     rdir = runtime_dir()
-    for name in RUNTIME_MODULES:
+    for name in runtime_modules():
         rpath = rdir / f"{name}.apy"
         tree = parse_cached(rpath)
         modules.append(t.ModuleInfo(f"rt.{name}", str(rpath), tree, privileged=True))
