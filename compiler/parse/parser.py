@@ -372,10 +372,30 @@ def _lark() -> Lark:
         lexer="basic",
         postlex=_Layout(),
         start=["file_input", "fstring_expr"],
-        propagate_positions=True,
+        propagate_positions=_POSITIONED,
         maybe_placeholders=True,
         cache=True,
     )
+
+
+class _Positioned:
+    """Which children count for a tree's position: not the layout tokens.
+
+    A compound statement then ends with its last statement's last token (a
+    trailing `;` included, as in CPython), not at the next line's DEDENT.
+    The stable repr keeps lark's on-disk cache key the same from run to run.
+    """
+
+    LAYOUT = frozenset({"_NEWLINE", "_INDENT", "_DEDENT"})
+
+    def __call__(self, child: Any) -> bool:
+        return not (isinstance(child, Token) and child.type in self.LAYOUT)
+
+    def __repr__(self) -> str:
+        return "applc.parse.parser._Positioned"
+
+
+_POSITIONED = _Positioned()
 
 
 def _parse(source: _Source, start: str) -> Tree:
@@ -735,7 +755,7 @@ class _Builder:
             args = n.Arguments([], span=end)
         return n.FunctionDef(self.ident(name), args, returns, body, [],
                              is_async=t.data == "async_function_def_raw",
-                             span=self.compound_span(t, body), name_span=name_span)
+                             span=self.span(t), name_span=name_span)
 
     # class_def_raw: "class" NAME ["(" [arguments] ")"] ":" block
     @_builds("class_def_raw")
@@ -743,7 +763,7 @@ class _Builder:
         name, arguments, body = c
         bases, keywords = arguments or ([], [])
         return n.ClassDef(self.ident(name), bases, keywords, body, [],
-                          span=self.compound_span(t, body),
+                          span=self.span(t),
                           name_span=_join(self.span(t), self.tok_span(name)))
 
     # if_stmt: "if" named_expression ":" block elif_clause* [else_block]
@@ -751,12 +771,13 @@ class _Builder:
     def if_stmt(self, t: Tree, c: list) -> n.Stmt:
         test, body, *elifs, orelse = c
         orelse = orelse or []
-        # `elif` is an If nested in the orelse of the one before (like ast).
+        # `elif` is an If nested in the orelse of the one before (like ast);
+        # each runs from its keyword to the end of the whole statement.
+        span = self.span(t)
         for clause_tree, clause_test, clause_body in reversed(elifs):
-            last = orelse or clause_body
             orelse = [n.If(clause_test, clause_body, orelse,
-                           span=self.compound_span(clause_tree, last))]
-        return n.If(test, body, orelse, span=self.compound_span(t, orelse or body))
+                           span=_join(self.span(clause_tree), span))]
+        return n.If(test, body, orelse, span=span)
 
     # elif_clause: "elif" named_expression ":" block
     @_builds("elif_clause")
@@ -772,17 +793,15 @@ class _Builder:
     @_builds("while_stmt")
     def while_stmt(self, t: Tree, c: list) -> n.Stmt:
         test, body, orelse = c
-        orelse = orelse or []
-        return n.While(test, body, orelse, span=self.compound_span(t, orelse or body))
+        return n.While(test, body, orelse or [], span=self.span(t))
 
     # for_stmt: ["async"] "for" star_targets "in" star_expressions ":" block [else_block]
     @_builds("for_stmt", "async_for_stmt")
     def for_stmt(self, t: Tree, c: list) -> n.Stmt:
         target, iterable, body, orelse = c
         self.check_target(target, "for")
-        orelse = orelse or []
-        return n.For(target, iterable, body, orelse, is_async=t.data == "async_for_stmt",
-                     span=self.compound_span(t, orelse or body))
+        return n.For(target, iterable, body, orelse or [], is_async=t.data == "async_for_stmt",
+                     span=self.span(t))
 
     # with_stmt: ["async"] "with" with_item ("," with_item)* ":" block
     #          | ["async"] "with" WITH_LPAR [with_paren_contents] WITH_RPAR ":" block
@@ -790,11 +809,11 @@ class _Builder:
     def with_stmt(self, t: Tree, c: list) -> n.Stmt:
         *items, body = c
         if items and isinstance(items[0], Token):
-            items = self.with_paren_items(t, *items)
+            items = self.paren_with_items(*items)
         return n.With(items, body, is_async=t.data == "async_with_stmt",
-                      span=self.compound_span(t, body))
+                      span=self.span(t))
 
-    def with_paren_items(self, t: Tree, lpar: Token, contents: Any, rpar: Token) -> list:
+    def paren_with_items(self, lpar: Token, contents: Any, rpar: Token) -> list:
         """`with (...):` holds with-items if it can, else one expression.
 
         CPython tries `'(' ','.with_item+ ','? ')'` first, where a with_item is
@@ -821,7 +840,7 @@ class _Builder:
 
     # with_paren_contents: with_paren_item ("," with_paren_item)* [","]
     @_builds("with_paren_items")
-    def with_paren_items_rule(self, t: Tree, c: list) -> tuple[list, bool]:
+    def with_paren_items(self, t: Tree, c: list) -> tuple[list, bool]:
         trailing_comma = _end(t.children[-1]) != (t.meta.end_line, t.meta.end_column)
         if any(target is not None for _, target, _ in c):
             for expr, _, _ in c:
@@ -855,26 +874,20 @@ class _Builder:
     @_builds("try_finally")
     def try_finally(self, t: Tree, c: list) -> n.Stmt:
         body, finalbody = c
-        return n.Try(body, [], [], finalbody, span=self.compound_span(t, finalbody))
+        return n.Try(body, [], [], finalbody, span=self.span(t))
 
     # try_stmt: "try" ":" block except_block+ [else_block] [finally_block]
     @_builds("try_stmt")
     def try_stmt(self, t: Tree, c: list) -> n.Stmt:
         body, *handlers, orelse, finalbody = c
-        orelse, finalbody = orelse or [], finalbody or []
-        last = finalbody or orelse or handlers[-1].body
-        return n.Try(body, handlers, orelse, finalbody, span=self.compound_span(t, last))
+        return n.Try(body, handlers, orelse or [], finalbody or [], span=self.span(t))
 
     # except_block: "except" [expression ["as" NAME]] ":" block
     @_builds("except_block")
     def except_block(self, t: Tree, c: list) -> n.ExceptHandler:
         type_, name, body = c
         return n.ExceptHandler(type_, name and self.ident(name), body,
-                               span=self.compound_span(t, body))
-
-    def compound_span(self, t: Tree, last_body: list[n.Stmt]) -> Span:
-        """From a compound statement's keyword to the end of its last statement."""
-        return _join(self.span(t), last_body[-1].span)
+                               span=self.span(t))
 
     # ---------------------------------------------------------- parameters
 

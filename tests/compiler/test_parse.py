@@ -369,6 +369,8 @@ STATEMENTS = [
     "if a:\n    if b:\n        c\n    d\ne\n",
     "if a:\n    pass\n\n\n# comment\n\nb = 1\n",
     "while True:\n    x = 1; y = 2\n",
+    "def f():\n    x = 1;\n",                 # a compound statement ends after the `;`
+    "if x: a;\nelif y: b;\nelse: c;\n",
 ]
 
 EXPRESSIONS = [
@@ -836,6 +838,20 @@ def test_repository_apy_files_parse(path):
     module = parse_module(text, str(path))
     assert module.path == str(path)
     assert ast.dump(_normalize(to_ast(module))) == ast.dump(_normalize(expected))
+
+
+# Real code, for breadth: CPython's own modules must give CPython's own trees.
+STDLIB_MODULES = ["textwrap", "heapq", "bisect", "fractions", "ipaddress", "string",
+                  "contextlib", "functools", "enum", "tokenize", "asyncio.tasks", "argparse"]
+
+
+@pytest.mark.parametrize("name", STDLIB_MODULES)
+def test_cpython_stdlib_module_parses_like_cpython(name):
+    import importlib.util
+
+    spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.origin, name
+    assert_same(Path(spec.origin).read_text(encoding="utf-8"))
 
 
 def _program(lines: int) -> str:
