@@ -1,0 +1,185 @@
+"""CPython stand-in for `_machine`, the privileged intrinsics module of apy.
+
+In:  calls from runtime apy modules (numfmt.apy, fmath.apy, ...) run under CPython,
+     with runtime/pyshim on sys.path so that `from _machine import ...` finds this.
+Out: the same results the compiled intrinsics give, over a simulated flat memory.
+
+Compiled code sees real addresses; here memory is one bytearray of `MEMORY_SIZE`
+bytes and an address is an offset into it. Addresses below `FIRST_ADDRESS` are
+never handed out, so that 0 (and small garbage) always fault, like an unmapped
+page would. Every access is bounds-checked and may be unaligned (x86-64 allows it).
+
+Every result is a signed 64-bit integer exactly as the compiled code sees it:
+`load64` of 0xFFFF_FFFF_FFFF_FFFF is -1, `umulhi` returns the high half's bit
+pattern as a signed value, and so on. Arguments are taken by their low 64 bits
+(two's complement), the way a register holds them.
+
+Implemented: the memory, float-bit and 64-bit integer intrinsics, memcpy/memset
+and sqrt. Not here: the object and platform intrinsics (str_addr, str_at, plat_*),
+which belong with the runtime core's object layout and the platform interface.
+Besides the intrinsics, `read_bytes`/`write_bytes` let tests look at memory; apy
+code never calls them (they are not intrinsics).
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+
+MEMORY_SIZE = 16 * 1024 * 1024
+FIRST_ADDRESS = 4096
+STATIC_ALIGN = 16
+
+_MASK64 = (1 << 64) - 1
+_memory = bytearray(MEMORY_SIZE)
+_next_static = FIRST_ADDRESS
+
+_U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
+_I64 = struct.Struct("<q")
+_F64 = struct.Struct("<d")
+
+
+def _signed(v: int) -> int:
+    """The int64 that the low 64 bits of `v` spell."""
+    v &= _MASK64
+    return v - (1 << 64) if v >> 63 else v
+
+
+def _check(addr: int, size: int) -> int:
+    if not (FIRST_ADDRESS <= addr and addr + size <= MEMORY_SIZE):
+        raise MemoryError(f"_machine: access of {size} bytes at {addr:#x} is outside memory")
+    return addr
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def static_buffer(nbytes: int) -> int:
+    """A zeroed buffer of `nbytes` bytes that lives for the whole program."""
+    global _next_static
+    if nbytes < 0:
+        raise ValueError("static_buffer: negative size")
+    addr = _next_static
+    end = addr + nbytes
+    if end > MEMORY_SIZE:
+        raise MemoryError("_machine: static memory exhausted")
+    _next_static = (end + STATIC_ALIGN - 1) // STATIC_ALIGN * STATIC_ALIGN
+    return addr
+
+
+def load8(addr: int) -> int:
+    return _memory[_check(addr, 1)]
+
+
+def load16(addr: int) -> int:
+    return _U16.unpack_from(_memory, _check(addr, 2))[0]
+
+
+def load32(addr: int) -> int:
+    return _U32.unpack_from(_memory, _check(addr, 4))[0]
+
+
+def load64(addr: int) -> int:
+    return _I64.unpack_from(_memory, _check(addr, 8))[0]
+
+
+def store8(addr: int, value: int) -> None:
+    _memory[_check(addr, 1)] = value & 0xFF
+
+
+def store16(addr: int, value: int) -> None:
+    _U16.pack_into(_memory, _check(addr, 2), value & 0xFFFF)
+
+
+def store32(addr: int, value: int) -> None:
+    _U32.pack_into(_memory, _check(addr, 4), value & 0xFFFF_FFFF)
+
+
+def store64(addr: int, value: int) -> None:
+    _I64.pack_into(_memory, _check(addr, 8), _signed(value))
+
+
+# --------------------------------------------------------------------------- float bits
+
+
+def f64_bits(x: float) -> int:
+    """The IEEE-754 bit pattern of `x` as a signed int64 (NaN payloads kept)."""
+    return _I64.unpack(_F64.pack(x))[0]
+
+
+def f64_from_bits(b: int) -> float:
+    return _F64.unpack(_I64.pack(_signed(b)))[0]
+
+
+# --------------------------------------------------------------------------- 64-bit integer ops
+
+
+def wrap_add(a: int, b: int) -> int:
+    return _signed(a + b)
+
+
+def wrap_sub(a: int, b: int) -> int:
+    return _signed(a - b)
+
+
+def wrap_mul(a: int, b: int) -> int:
+    return _signed(a * b)
+
+
+def umulhi(a: int, b: int) -> int:
+    """High 64 bits of the unsigned 128-bit product of the two bit patterns."""
+    return _signed(((a & _MASK64) * (b & _MASK64)) >> 64)
+
+
+def udiv(a: int, b: int) -> int:
+    if b & _MASK64 == 0:
+        raise ZeroDivisionError("integer division or modulo by zero")
+    return _signed((a & _MASK64) // (b & _MASK64))
+
+
+def urem(a: int, b: int) -> int:
+    if b & _MASK64 == 0:
+        raise ZeroDivisionError("integer division or modulo by zero")
+    return _signed((a & _MASK64) % (b & _MASK64))
+
+
+def lshr(a: int, n: int) -> int:
+    """Logical shift right of the 64-bit pattern; counts above 63 (as unsigned) give 0."""
+    n &= _MASK64
+    return 0 if n > 63 else _signed((a & _MASK64) >> n)
+
+
+# --------------------------------------------------------------------------- block memory, sqrt
+
+
+def memcpy(dst: int, src: int, n: int) -> None:
+    """Copy n bytes; the regions may overlap (the compiler lowers it to memmove)."""
+    if n <= 0:
+        return
+    _check(dst, n)
+    _memory[dst : dst + n] = _memory[_check(src, n) : src + n]
+
+
+def memset(dst: int, byte: int, n: int) -> None:
+    if n <= 0:
+        return
+    _memory[_check(dst, n) : dst + n] = bytes([byte & 0xFF]) * n
+
+
+def sqrt(x: float) -> float:
+    """llvm.sqrt (sqrtsd): correctly rounded; NaN for x < 0, -0.0 for -0.0."""
+    return math.sqrt(x) if x >= 0.0 or x != x else math.nan
+
+
+# --------------------------------------------------------------------------- test helpers
+
+
+def read_bytes(addr: int, n: int) -> bytes:
+    """Test helper (not an intrinsic): a copy of `n` bytes of memory at `addr`."""
+    return bytes(_memory[_check(addr, n) : addr + n])
+
+
+def write_bytes(addr: int, data: bytes) -> None:
+    """Test helper (not an intrinsic): copy `data` into memory at `addr`."""
+    _memory[_check(addr, len(data)) : addr + len(data)] = data
