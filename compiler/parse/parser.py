@@ -54,7 +54,7 @@ __all__ = ["parse_module"]
 
 def parse_module(text: str, path: str) -> n.Module:
     """Parse the text of one file; raise CompileError on a syntax error."""
-    SOURCES.add(path, text)
+    SOURCES.add(path, text.removeprefix("\ufeff"))  # so that carets line up on line 1
     source = _Source(path, _normalize(text))
     try:
         tree = _parse(source, "file_input")
