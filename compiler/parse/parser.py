@@ -140,7 +140,7 @@ class _Source:
         """A syntax error worded the one way applc words them.
 
         Python's tokenizer-level errors keep CPython's words ("unexpected
-        indent"); every other message starts with "", and
+        indent"); every other message starts with "invalid syntax: ", and
         says "f-string: " when the error is inside an f-string's field.
         """
         if self.parent is not None and "f-string" not in message:
