@@ -38,7 +38,9 @@ class Sources:
         self._text: dict[str, list[str]] = {}
 
     def add(self, path: str, text: str) -> None:
-        self._text[path] = text.splitlines()
+        # only "\n" ends a line for Python's tokenizer (str.splitlines would also split
+        # on form feeds and other separators and misplace the caret)
+        self._text[path] = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
     def line(self, path: str, lineno: int) -> str | None:
         lines = self._text.get(path)

@@ -22,11 +22,13 @@ if TYPE_CHECKING:
 
 BUILTIN_FUNCTIONS = {
     "print", "len", "abs", "min", "max", "round", "int", "float", "str", "bool",
-    "hex", "bin", "oct", "range",
+    "hex", "bin", "oct", "range", "enumerate", "zip", "reversed", "sorted", "list", "tuple",
+    "set", "dict", "sum", "any", "all", "ord", "chr", "repr", "hash", "divmod", "pow",
+    "isinstance", "bytes", "bytearray", "memoryview",
 }
 
 # Modules the compiler provides, and what they export.
-BUILTIN_MODULES = {"sys": {"exit"}}
+BUILTIN_MODULES = {"sys": {"exit", "argv"}}
 
 # The builtin exception hierarchy (child -> parent), as in CPython.
 EXCEPTION_PARENTS: dict[str, str | None] = {
@@ -77,9 +79,7 @@ FORBIDDEN = {
 }
 
 NOT_YET_BUILTINS = {
-    "list", "dict", "set", "frozenset", "tuple", "enumerate", "zip", "sorted", "reversed",
-    "sum", "any", "all", "isinstance", "issubclass", "ord", "chr", "repr", "hash", "map",
-    "filter", "iter", "next", "divmod", "pow", "bytes", "bytearray", "memoryview", "object",
+    "frozenset", "issubclass", "map", "filter", "iter", "next", "object",
     "type", "super", "id", "format", "callable", "ascii", "slice", "property",
     "staticmethod", "classmethod",
 }
@@ -111,15 +111,18 @@ INTRINSICS: dict[str, t.Intrinsic] = {
         # the platform interface (docs/platform.md)
         _intr("plat_write", (I, I, I), N), _intr("plat_exit", (I,), t.NORETURN),
         _intr("plat_heap_start", (), I), _intr("plat_heap_end", (), I),
+        _intr("plat_argc", (), I), _intr("plat_argv", (I,), I),
     ]
 }
 
 
-def check_builtin_call(ck: "Checker", e: n.Call, name: str) -> t.Type:
-    if name == "range":
-        ck.error(e, "range() is only supported directly in a 'for' loop in apy (yet)")
-        ck.check_args_only(e)
-        return t.ERROR
+# builtins whose arguments are checked by their handler (keywords, iterables, context)
+SELF_CHECKED = {"range", "enumerate", "zip", "reversed", "sorted", "list", "tuple", "set",
+                "dict", "sum", "any", "all", "min", "max", "isinstance", "bytes", "bytearray"}
+
+
+def check_builtin_call(ck: "Checker", e: n.Call, name: str,
+                       expected: t.Type | None = None) -> t.Type:
     if name == "print":
         return _print(ck, e)
     for a in e.args:
@@ -127,16 +130,283 @@ def check_builtin_call(ck: "Checker", e: n.Call, name: str) -> t.Type:
             ck.error(a, "'*' arguments are not supported by apy (yet)")
             ck.check_args_only(e)
             return t.ERROR
-    if e.keywords and name not in ("print",):
-        if not (name in ("min", "max") and False):
-            ck.error(e.keywords[0], f"{name}() takes no keyword arguments in apy (yet)")
-            ck.check_args_only(e)
-            return t.ERROR
+    if name in SELF_CHECKED:
+        return ITER_CHECKS[name](ck, e, expected)
+    if e.keywords:
+        ck.error(e.keywords[0], f"{name}() takes no keyword arguments in apy (yet)")
+        ck.check_args_only(e)
+        return t.ERROR
     types = [ck.check_expr(a) for a in e.args]
     if t.ERROR in types:
-        return t.ERROR if name not in ("str", "bool", "hex", "bin", "oct", "len") else {
-            "str": S, "bool": B, "hex": S, "bin": S, "oct": S, "len": I}[name]
+        return t.ERROR if name not in ("str", "bool", "hex", "bin", "oct", "len", "repr") else {
+            "str": S, "bool": B, "hex": S, "bin": S, "oct": S, "len": I, "repr": S}[name]
     return BUILTIN_CHECKS[name](ck, e, types)
+
+
+def _keywords(ck: "Checker", e: n.Call, allowed: dict[str, t.Type | None]) -> dict[str, t.Type]:
+    """Check keyword arguments against `allowed` (name -> expected type or None for any)."""
+    out: dict[str, t.Type] = {}
+    name = e.func.id
+    for k in e.keywords:
+        if k.arg not in allowed:
+            ck.error(k, f"'{k.arg}' is an invalid keyword argument for {name}()")
+            ck.check_expr(k.value)
+            continue
+        out[k.arg] = ck.check_expr(k.value, allowed[k.arg])
+    return out
+
+
+def _iter_arg(ck: "Checker", a: n.Expr) -> t.Type:
+    return ck.check_iterable(a)
+
+
+def _range(ck, e, expected):
+    if e.keywords:
+        ck.error(e, "range() takes no keyword arguments")
+    if not 1 <= len(e.args) <= 3:
+        ck.error(e, f"range expected at most 3 arguments, got {len(e.args)}"
+                 if e.args else "range expected at least 1 argument, got 0")
+    for a in e.args:
+        at = ck.check_expr(a)
+        if at not in (I, B, t.ERROR):
+            ck.error(a, f"'{at}' object cannot be interpreted as an integer")
+    return t.iter_of("range", I)
+
+
+def _enumerate(ck, e, expected):
+    kws = _keywords(ck, e, {"start": I})
+    if len(e.args) != 1:
+        ck.error(e, f"enumerate() takes 1 positional argument, got {len(e.args)}")
+        return t.ERROR
+    elem = _iter_arg(ck, e.args[0])
+    if kws.get("start", I) not in (I, B, t.ERROR):
+        ck.error(e, "enumerate(start=...) must be an int")
+    return t.ERROR if elem is t.ERROR else t.iter_of("enumerate", t.tuple_of((I, elem)))
+
+
+def _zip(ck, e, expected):
+    _keywords(ck, e, {"strict": B})
+    elems = [_iter_arg(ck, a) for a in e.args]
+    if not elems:
+        ck.error(e, "zip() of nothing is not supported by apy")
+        return t.ERROR
+    if t.ERROR in elems:
+        return t.ERROR
+    return t.iter_of("zip", t.tuple_of(tuple(elems)))
+
+
+def _reversed(ck, e, expected):
+    if e.keywords or len(e.args) != 1:
+        ck.error(e, "reversed() takes exactly one argument")
+        ck.check_args_only(e)
+        return t.ERROR
+    ty = ck.check_expr(e.args[0])
+    if ty is t.ERROR:
+        return t.ERROR
+    if isinstance(ty, t.ListType) or ty in (S, t.BYTES, t.BYTEARRAY) or (
+            isinstance(ty, t.TupleType) and ty.variadic) or (
+            isinstance(ty, t.IterType) and ty.kind == "range"):
+        return t.iter_of("reversed", ck.iter_elem_type(e.args[0], ty))
+    if isinstance(ty, t.DictType):
+        return t.iter_of("reversed", ty.key)
+    ck.error(e.args[0], f"'{ty}' object is not reversible")
+    return t.ERROR
+
+
+def _key_function(ck, e, elem: t.Type) -> None:
+    for k in e.keywords:
+        if k.arg == "key":
+            kt = k.value.ty
+            if isinstance(kt, t.CallableType):
+                if len(kt.params) != 1 or not ck.compatible(elem, kt.params[0]):
+                    ck.error(k.value, f"key function must take one '{elem}'")
+
+
+def _sorted(ck, e, expected):
+    if len(e.args) != 1:
+        ck.error(e, f"sorted expected 1 argument, got {len(e.args)}")
+        ck.check_args_only(e)
+        return t.ERROR
+    elem = _iter_arg(ck, e.args[0])
+    kws = _keywords(ck, e, {"key": None, "reverse": B})
+    if elem is t.ERROR:
+        return t.ERROR
+    if "key" in kws:
+        _key_function(ck, e, elem)
+    elif not orderable(elem):
+        ck.error(e.args[0], f"'<' not supported between instances of '{elem}' and '{elem}'")
+    return t.list_of(elem)
+
+
+def orderable(ty: t.Type) -> bool:
+    if ty in (I, F, B, S, t.BYTES):
+        return True
+    if isinstance(ty, t.TupleType):
+        return all(orderable(x) for x in ty.elems)
+    if isinstance(ty, t.ListType):
+        return orderable(ty.elem)
+    return getattr(ty, "has_lt", False)
+
+
+def _collection(kind: str):
+    def check(ck, e, expected):
+        if e.keywords:
+            ck.error(e.keywords[0], f"{kind}() takes no keyword arguments")
+        if len(e.args) > 1:
+            ck.error(e, f"{kind} expected at most 1 argument, got {len(e.args)}")
+            ck.check_args_only(e)
+            return t.ERROR
+        if not e.args:
+            want = {"list": t.ListType, "set": t.SetType, "dict": t.DictType,
+                    "tuple": t.TupleType}[kind]
+            if isinstance(expected, want):
+                return expected
+            if kind == "tuple":
+                return t.tuple_of(())
+            ck.error(e, f"cannot infer the type of an empty {kind}",
+                     hint=f"annotate the variable, e.g. 'x: {kind}[int] = {kind}()'")
+            return t.ERROR
+        if kind == "dict":
+            ty = ck.check_expr(e.args[0], expected)
+            if isinstance(ty, t.DictType):
+                return ty
+            elem = ck.iter_elem_type(e.args[0], ty)
+            if isinstance(elem, t.TupleType) and len(elem.elems) == 2 and not elem.variadic:
+                return t.dict_of(elem.elems[0], elem.elems[1])
+            if elem is not t.ERROR:
+                ck.error(e.args[0], "dict() needs key/value pairs")
+            return t.ERROR
+        elem = _iter_arg(ck, e.args[0])
+        if elem is t.ERROR:
+            return t.ERROR
+        if kind == "list":
+            return t.list_of(elem)
+        if kind == "set":
+            ck.check_hashable(e, elem)
+            return t.set_of(elem)
+        return t.tuple_of((elem,), variadic=True)
+    return check
+
+
+def _sum(ck, e, expected):
+    kws = _keywords(ck, e, {"start": None})
+    if len(e.args) not in (1, 2):
+        ck.error(e, f"sum() takes at most 2 arguments ({len(e.args)} given)")
+        return t.ERROR
+    elem = _iter_arg(ck, e.args[0])
+    if len(e.args) == 2:
+        start = ck.check_expr(e.args[1])
+    else:
+        start = kws.get("start", I)
+    if elem is t.ERROR or start is t.ERROR:
+        return t.ERROR
+    if elem in (I, B) and start in (I, B):
+        return I
+    if elem in (I, F, B) and start is F:
+        return F
+    if elem is F and start in (I, B):
+        ck.error(e, "sum() of floats starting from the int 0 would give the int 0 for an "
+                 "empty iterable", hint="give a float start: sum(..., 0.0)")
+        return F
+    ck.error(e, f"sum() of '{elem}' values is not supported by apy",
+             hint="sum() adds numbers; use ''.join(...) for strings")
+    return t.ERROR
+
+
+def _anyall(ck, e, expected):
+    if e.keywords or len(e.args) != 1:
+        ck.error(e, f"{e.func.id}() takes exactly one argument")
+        ck.check_args_only(e)
+        return B
+    elem = _iter_arg(ck, e.args[0])
+    if elem is not t.ERROR:
+        ck.check_truthy(e.args[0], elem)
+    return B
+
+
+def _minmax_any(ck, e, expected):
+    name = e.func.id
+    if len(e.args) >= 2:
+        kws = _keywords(ck, e, {"key": None})
+        types = [ck.check_expr(a) for a in e.args]
+        if t.ERROR in types:
+            return t.ERROR
+        first = types[0]
+        for a, ty in zip(e.args[1:], types[1:]):
+            if ty != first:
+                ck.error(a, f"all arguments of {name}() must have one type in apy: "
+                         f"'{first}' and '{ty}' differ",
+                         hint=f"{name}() returns one of its arguments unchanged, so mixing "
+                         "types would make its result type depend on the values")
+                return t.ERROR
+        if "key" not in kws and not orderable(first):
+            ck.error(e, f"'<' not supported between instances of '{first}' and '{first}'")
+        if "key" in kws:
+            _key_function(ck, e, first)
+        return first
+    if len(e.args) != 1:
+        ck.error(e, f"{name} expected at least 1 argument, got 0")
+        return t.ERROR
+    elem = _iter_arg(ck, e.args[0])
+    kws = _keywords(ck, e, {"key": None, "default": elem if elem is not t.ERROR else None})
+    if elem is t.ERROR:
+        return t.ERROR
+    if "key" in kws:
+        _key_function(ck, e, elem)
+    elif not orderable(elem):
+        ck.error(e, f"'<' not supported between instances of '{elem}' and '{elem}'")
+    if "default" in kws and not ck.compatible(kws["default"], elem):
+        joined = ck.join_types([elem, kws["default"]])
+        if joined is None:
+            ck.error(e, f"default= has type '{kws['default']}', expected '{elem}'")
+            return t.ERROR
+        return joined
+    return elem
+
+
+def _isinstance(ck, e, expected):
+    if e.keywords or len(e.args) != 2:
+        ck.error(e, f"isinstance expected 2 arguments, got {len(e.args)}")
+        ck.check_args_only(e)
+        return B
+    ck.check_expr(e.args[0])
+    classes = e.args[1].elts if isinstance(e.args[1], n.TupleExpr) else [e.args[1]]
+    for c in classes:
+        ty = ck.resolve_class_operand(c)
+        c.ty = ty
+    e.args[1].ty = t.ERROR
+    return B
+
+
+def _bytes_ctor(kind: str):
+    def check(ck, e, expected):
+        if e.keywords:
+            _keywords(ck, e, {"encoding": S, "errors": S})
+        if len(e.args) > 3:
+            ck.error(e, f"{kind}() takes at most 3 arguments")
+            return t.ERROR
+        result = t.BYTES if kind == "bytes" else t.BYTEARRAY
+        if not e.args:
+            return result
+        ty = ck.check_expr(e.args[0], t.list_of(I))
+        for a in e.args[1:]:
+            ck.check_expr(a)
+        if ty in (I, B, S, t.BYTES, t.BYTEARRAY, t.MEMORYVIEW, t.ERROR):
+            return result
+        if ck.iter_elem_type(e.args[0], ty) in (I, B, t.ERROR):
+            return result
+        ck.error(e.args[0], f"cannot convert '{ty}' object to {kind}")
+        return result
+    return check
+
+
+ITER_CHECKS = {
+    "range": _range, "enumerate": _enumerate, "zip": _zip, "reversed": _reversed,
+    "sorted": _sorted, "list": _collection("list"), "tuple": _collection("tuple"),
+    "set": _collection("set"), "dict": _collection("dict"), "sum": _sum, "any": _anyall,
+    "all": _anyall, "min": _minmax_any, "max": _minmax_any, "isinstance": _isinstance,
+    "bytes": _bytes_ctor("bytes"), "bytearray": _bytes_ctor("bytearray"),
+}
 
 
 def _nargs(ck: "Checker", e: n.Call, name: str, lo: int, hi: int) -> bool:
@@ -163,8 +433,7 @@ def _print(ck: "Checker", e: n.Call) -> t.Type:
             ck.check_expr(a.value)
             continue
         at = ck.check_expr(a)
-        if at not in (I, F, B, N, S, t.ERROR):
-            ck.error(a, f"printing a '{at}' is not supported by apy (yet)")
+        check_printable(ck, a, at)
     for k in e.keywords:
         kt = ck.check_expr(k.value)
         if k.arg in ("sep", "end"):
@@ -177,11 +446,45 @@ def _print(ck: "Checker", e: n.Call) -> t.Type:
     return N
 
 
+def check_printable(ck: "Checker", e: n.Expr, ty: t.Type) -> None:
+    """print/str/repr need a text form that equals CPython's."""
+    bad = _unprintable(ty)
+    if bad is not None:
+        ck.error(e, f"printing a '{bad}' is not supported by apy",
+                 hint="CPython prints it with its memory address, which apy cannot reproduce")
+
+
+def _unprintable(ty: t.Type) -> t.Type | None:
+    if isinstance(ty, (t.IterType, t.CallableType, t.FuncType)) or ty is t.MEMORYVIEW:
+        return ty
+    for sub in _children(ty):
+        bad = _unprintable(sub)
+        if bad is not None:
+            return bad
+    return None
+
+
+def _children(ty: t.Type) -> tuple[t.Type, ...]:
+    if isinstance(ty, (t.ListType, t.SetType)):
+        return (ty.elem,)
+    if isinstance(ty, t.DictType):
+        return (ty.key, ty.value)
+    if isinstance(ty, t.TupleType):
+        return ty.elems
+    if isinstance(ty, t.OptionalType):
+        return (ty.inner,)
+    return ()
+
+
+SIZED = (t.ListType, t.DictType, t.SetType, t.TupleType)
+
+
 def _len(ck, e, types):
     if not _nargs(ck, e, "len", 1, 1):
         return I
-    if types[0] is not S:
-        ck.error(e.args[0], f"object of type '{types[0]}' has no len()")
+    ty = types[0]
+    if not (isinstance(ty, SIZED) or ty in (S, t.BYTES, t.BYTEARRAY, t.MEMORYVIEW)):
+        ck.error(e.args[0], f"object of type '{ty}' has no len()")
     return I
 
 
@@ -232,10 +535,15 @@ def _round(ck, e, types):
 
 
 def _int(ck, e, types):
-    if not _nargs(ck, e, "int", 0, 1):
+    if not _nargs(ck, e, "int", 0, 2):
         return I
-    if types and types[0] not in (I, F, B):
-        ck.error(e.args[0], f"int() of a '{types[0]}' is not supported by apy (yet)")
+    if len(types) == 2:
+        if types[0] not in (S, t.BYTES, t.BYTEARRAY) or types[1] not in (I, B):
+            ck.error(e, "int() can't convert non-string with explicit base")
+        return I
+    if types and types[0] not in (I, F, B, S, t.BYTES, t.BYTEARRAY):
+        ck.error(e.args[0], f"int() argument must be a string, a bytes-like object or a "
+                 f"real number, not '{types[0]}'")
     return I
 
 
@@ -250,9 +558,62 @@ def _float(ck, e, types):
 def _str(ck, e, types):
     if not _nargs(ck, e, "str", 0, 1):
         return S
-    if types and types[0] not in (I, F, B, S, N):
-        ck.error(e.args[0], f"str() of a '{types[0]}' is not supported by apy (yet)")
+    if types:
+        check_printable(ck, e.args[0], types[0])
     return S
+
+
+def _repr(ck, e, types):
+    if not _nargs(ck, e, "repr", 1, 1):
+        return S
+    check_printable(ck, e.args[0], types[0])
+    return S
+
+
+def _ord(ck, e, types):
+    if not _nargs(ck, e, "ord", 1, 1):
+        return I
+    if types[0] not in (S, t.BYTES, t.BYTEARRAY):
+        ck.error(e.args[0], f"ord() expected string of length 1, but {types[0]} found")
+    return I
+
+
+def _chr(ck, e, types):
+    if not _nargs(ck, e, "chr", 1, 1):
+        return S
+    if types[0] not in (I, B):
+        ck.error(e.args[0], f"'{types[0]}' object cannot be interpreted as an integer")
+    return S
+
+
+def _hash(ck, e, types):
+    if not _nargs(ck, e, "hash", 1, 1):
+        return I
+    ck.check_hashable(e.args[0], types[0])
+    return I
+
+
+def _divmod(ck, e, types):
+    if not _nargs(ck, e, "divmod", 2, 2):
+        return t.ERROR
+    a, b = types
+    if a in (I, B) and b in (I, B):
+        return t.tuple_of((I, I))
+    if a in t.NUMERIC and b in t.NUMERIC:
+        return t.tuple_of((F, F))
+    ck.error(e, f"unsupported operand type(s) for divmod(): '{a}' and '{b}'")
+    return t.ERROR
+
+
+def _pow(ck, e, types):
+    if not _nargs(ck, e, "pow", 2, 3):
+        return t.ERROR
+    if len(types) == 3:
+        if all(x in (I, B) for x in types):
+            return I
+        ck.error(e, "pow() 3rd argument not allowed unless all arguments are integers")
+        return t.ERROR
+    return ck.binop_type(e, "**", types[0], types[1])
 
 
 def _bool(ck, e, types):
@@ -273,9 +634,10 @@ def _radix(ck, e, types):
 
 
 BUILTIN_CHECKS = {
-    "len": _len, "abs": _abs, "min": _minmax, "max": _minmax, "round": _round,
+    "len": _len, "abs": _abs, "round": _round,
     "int": _int, "float": _float, "str": _str, "bool": _bool,
-    "hex": _radix, "bin": _radix, "oct": _radix,
+    "hex": _radix, "bin": _radix, "oct": _radix, "repr": _repr, "ord": _ord, "chr": _chr,
+    "hash": _hash, "divmod": _divmod, "pow": _pow,
 }
 
 

@@ -28,9 +28,12 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
+import attrs
+
 from ..diag import Diagnostics
 from ..parse import nodes as n
 from . import types as t
+from .heap import ComprehensionChecks, HeapChecks, MethodChecks
 from .builtins import (
     BUILTIN_FUNCTIONS,
     BUILTIN_MODULES,
@@ -41,6 +44,9 @@ from .builtins import (
 )
 
 ARITH = {"+", "-", "*", "/", "//", "%", "**"}
+# expression kinds whose type depends on the context's expected type
+EXPECTS_CONTEXT = {"ListExpr", "SetExpr", "TupleExpr", "DictExpr", "Subscript", "IfExp",
+                   "BoolOp", "ListComp", "SetComp", "DictComp", "Call", "Lambda"}
 BITWISE = {"<<", ">>", "&", "|", "^"}
 
 
@@ -70,11 +76,47 @@ class Scope:
         return self.func is None
 
 
-class Checker:
+class Checker(HeapChecks, ComprehensionChecks, MethodChecks):
     def __init__(self, diags: Diagnostics) -> None:
         self.diags = diags
         self.modules: dict[str, t.ModuleInfo] = {}
         self.scope: Scope | None = None
+        self.comp_scopes: list = []  # innermost comprehension last
+        self.comp_counter = 0
+
+    def compatible(self, actual: t.Type, expected: t.Type) -> bool:
+        """May a value of type `actual` be used where `expected` is wanted?
+
+        Only where CPython would behave the same: equal types; None or a T where
+        `T | None` is wanted; a subclass instance where its base class is wanted.
+        Containers are invariant (a list[Sub] is not a list[Base]), as in mypy.
+        """
+        if actual is t.ERROR or expected is t.ERROR or actual is t.NORETURN:
+            return True
+        if actual == expected:
+            return True
+        if isinstance(expected, t.OptionalType):
+            if actual is t.NONE:
+                return True
+            inner = actual.inner if isinstance(actual, t.OptionalType) else actual
+            return self.compatible(inner, expected.inner)
+        return self.is_subclass_type(actual, expected)
+
+    def is_subclass_type(self, actual: t.Type, expected: t.Type) -> bool:
+        return False  # classes: see classes.py
+
+    def resolve_class_operand(self, e: n.Expr) -> t.Type:
+        """The class named by the second argument of isinstance()."""
+        if isinstance(e, n.Name):
+            simple = {"int": t.INT, "float": t.FLOAT, "bool": t.BOOL, "str": t.STR,
+                      "bytes": t.BYTES, "bytearray": t.BYTEARRAY}
+            if e.id in simple:
+                return simple[e.id]
+            cls = self.class_type(e.id)
+            if cls is not None:
+                return cls
+        self.error(e, "isinstance() needs a class name here")
+        return t.ERROR
 
     def error(self, node: n.Node | n.Span, msg: str, hint: str | None = None) -> None:
         span = node if isinstance(node, n.Span) else node.span
@@ -217,23 +259,88 @@ class Checker:
         fd_ref[id(fd)] = func
 
     def resolve_annotation(self, e: n.Expr) -> t.Type:
+        """The type an annotation denotes: `int`, `list[str]`, `dict[str, int] | None`..."""
         if isinstance(e, n.Constant) and e.value is None:
             return t.NONE
         if isinstance(e, n.Constant) and isinstance(e.value, str):
-            self.error(e, "string (forward-reference) annotations are not supported by apy (yet)")
-            return t.ERROR
+            inner = annotation_from_string(e)
+            if inner is None:
+                self.error(e, f"cannot read the annotation '{e.value}'")
+                return t.ERROR
+            return self.resolve_annotation(inner)
         if isinstance(e, n.Name):
-            simple = {"int": t.INT, "float": t.FLOAT, "bool": t.BOOL, "str": t.STR, "None": t.NONE}
+            simple = {"int": t.INT, "float": t.FLOAT, "bool": t.BOOL, "str": t.STR,
+                      "None": t.NONE, "bytes": t.BYTES, "bytearray": t.BYTEARRAY,
+                      "memoryview": t.MEMORYVIEW}
             if e.id in simple:
                 return simple[e.id]
-            if e.id in ("list", "dict", "set", "tuple", "bytes", "bytearray", "memoryview",
-                        "object", "Any", "Optional", "Callable"):
-                self.error(e, f"type '{e.id}' is not supported by apy (yet)")
+            cls = self.class_type(e.id)
+            if cls is not None:
+                return cls
+            if e.id in ("list", "dict", "set", "tuple", "List", "Dict", "Set", "Tuple"):
+                self.error(e, f"'{e.id}' needs its element types, like '{e.id.lower()}[int]'")
+                return t.ERROR
+            if e.id in ("object", "Any"):
+                self.error(e, f"type '{e.id}' is not supported by apy: every value has one static type")
                 return t.ERROR
             self.error(e, f"unknown type '{e.id}'")
             return t.ERROR
+        if isinstance(e, n.BinOp) and e.op == "|":
+            left = self.resolve_annotation(e.left)
+            right = self.resolve_annotation(e.right)
+            if right is t.NONE:
+                return t.optional(left)
+            if left is t.NONE:
+                return t.optional(right)
+            if t.ERROR in (left, right):
+                return t.ERROR
+            self.error(e, "unions other than 'T | None' are not supported by apy")
+            return t.ERROR
+        if isinstance(e, n.Subscript) and isinstance(e.value, n.Name):
+            return self.resolve_generic(e, e.value.id.lower() if e.value.id in (
+                "List", "Dict", "Set", "Tuple") else e.value.id)
+        if isinstance(e, n.Attribute) and isinstance(e.value, n.Name) and e.value.id == "typing":
+            return self.resolve_annotation(n.Name(e.attr, span=e.span))
         self.error(e, "this kind of type annotation is not supported by apy (yet)")
         return t.ERROR
+
+    def resolve_generic(self, e: n.Subscript, head: str) -> t.Type:
+        args = e.index.elts if isinstance(e.index, n.TupleExpr) else [e.index]
+
+        def arity(k: int) -> bool:
+            if len(args) != k:
+                self.error(e, f"'{head}' takes {k} type argument{'s' if k > 1 else ''}")
+                return False
+            return True
+
+        if head == "list" and arity(1):
+            return t.list_of(self.resolve_annotation(args[0]))
+        if head == "set" and arity(1):
+            return t.set_of(self.resolve_annotation(args[0]))
+        if head == "dict" and arity(2):
+            return t.dict_of(self.resolve_annotation(args[0]), self.resolve_annotation(args[1]))
+        if head == "Optional" and arity(1):
+            return t.optional(self.resolve_annotation(args[0]))
+        if head == "tuple":
+            if len(args) == 2 and isinstance(args[1], n.Constant) and args[1].value is Ellipsis:
+                return t.tuple_of((self.resolve_annotation(args[0]),), variadic=True)
+            if len(args) == 1 and isinstance(args[0], n.TupleExpr) and not args[0].elts:
+                return t.tuple_of(())
+            return t.tuple_of(tuple(self.resolve_annotation(a) for a in args))
+        if head == "Callable":
+            if len(args) == 2 and isinstance(args[0], n.ListExpr):
+                params = tuple(self.resolve_annotation(a) for a in args[0].elts)
+                return t.callable_of(params, self.resolve_annotation(args[1]))
+            self.error(e, "write Callable[[ArgType, ...], ReturnType]")
+            return t.ERROR
+        if head in ("list", "set", "dict", "Optional"):
+            return t.ERROR
+        self.error(e, f"unknown generic type '{head}'")
+        return t.ERROR
+
+    def class_type(self, name: str) -> t.Type | None:
+        """The type of class `name` as seen from the current module (classes: later)."""
+        return None
 
     # ------------------------------------------------------------------ pass 2: module bodies
 
@@ -254,7 +361,7 @@ class Checker:
         for p in f.params:
             if p.default is not None:
                 self.scope = outer
-                dt = self.check_expr(p.default)
+                dt = self.check_expr(p.default, p.ty)
                 self.expect_type(p.default, dt, p.ty, f"default value of parameter '{p.name}'")
                 self.scope = scope
         for p in f.params:
@@ -359,12 +466,12 @@ class Checker:
             if f.ret not in (t.NONE, t.ERROR):
                 self.error(s, f"return value has type 'None', expected '{f.ret}'")
         else:
-            ty = self.check_expr(s.value)
+            ty = self.check_expr(s.value, f.ret)
             self.expect_type(s.value, ty, f.ret, "return value")
         self.terminate()
 
     def expect_type(self, e: n.Node, actual: t.Type, expected: t.Type, what: str) -> bool:
-        if compatible(actual, expected):
+        if self.compatible(actual, expected):
             return True
         hint = conversion_hint(actual, expected)
         self.error(e, f"{what} has type '{actual}', expected '{expected}'", hint)
@@ -445,15 +552,10 @@ class Checker:
         sc = self.scope
         if s.is_async:
             self.error(s, "'async for' is not supported by apy (yet)")
-        self.check_range_iter(s.iter)
-        if not isinstance(s.target, n.Name):
-            self.error(s.target, "only a simple name can be the target of a 'for' over range() in apy (yet)")
-        else:
-            self.assign_name(s.target, t.INT, s.target)
+        elem = self.check_iterable(s.iter)
         before = set(sc.defined)
+        self.bind_target(s.target, elem, s.iter)
         sc.loops.append([])
-        if isinstance(s.target, n.Name):
-            sc.defined.add(s.target.id)
         self.check_block(s.body)
         breaks = sc.loops.pop()
         sc.defined = set(before)
@@ -464,31 +566,35 @@ class Checker:
             after = _meet(after, b)
         sc.defined = after
 
-    def check_range_iter(self, it: n.Expr) -> None:
-        if (
-            isinstance(it, n.Call)
-            and isinstance(it.func, n.Name)
-            and it.func.id == "range"
-            and self.lookup(it.func.id, it.func, quiet=True) is not None
-            and isinstance(self.lookup(it.func.id, it.func, quiet=True), t.Builtin)
-        ):
-            it.func.ref = t.Builtin("range")
-            if it.keywords:
-                self.error(it, "range() takes no keyword arguments")
-            if not 1 <= len(it.args) <= 3:
-                self.error(it, f"range expected at most 3 arguments, got {len(it.args)}"
-                           if it.args else "range expected at least 1 argument, got 0")
-            for a in it.args:
-                at = self.check_expr(a)
-                if at not in (t.INT, t.BOOL, t.ERROR):
-                    self.error(a, f"'{at}' object cannot be interpreted as an integer")
-            it.ty = t.ERROR
-            it.ref = t.Builtin("range")
-            return
+    def check_iterable(self, it: n.Expr) -> t.Type:
+        """Check what a for loop or comprehension iterates over; the type of its items."""
         ty = self.check_expr(it)
-        if ty is not t.ERROR:
-            self.error(it, f"iterating over '{ty}' is not supported by apy (yet)",
-                       hint="apy loops over range(...) for now")
+        return self.iter_elem_type(it, ty)
+
+    def bind_target(self, target: n.Expr, elem: t.Type, value: n.Node) -> None:
+        """Assign each item of an iteration to `target` (a name or a tuple of targets)."""
+        if isinstance(target, n.Name):
+            self.assign_name(target, elem, value)
+        elif isinstance(target, (n.TupleExpr, n.ListExpr)):
+            target.ty = elem
+            if elem is t.ERROR:
+                for x in target.elts:
+                    self.bind_target(x, t.ERROR, value)
+                return
+            if not isinstance(elem, t.TupleType) or elem.variadic:
+                self.error(target, f"cannot unpack '{elem}' into {len(target.elts)} names",
+                           hint="apy unpacks fixed-size tuples")
+                for x in target.elts:
+                    self.bind_target(x, t.ERROR, value)
+                return
+            if len(elem.elems) != len(target.elts):
+                self.error(target, f"cannot unpack a tuple of {len(elem.elems)} items into "
+                           f"{len(target.elts)} names")
+                return
+            for x, ty in zip(target.elts, elem.elems):
+                self.bind_target(x, ty, value)
+        else:
+            self.error(target, "this kind of loop target is not supported by apy (yet)")
 
     def stmt_Assign(self, s: n.Assign) -> None:
         if (
@@ -504,7 +610,7 @@ class Checker:
             for tgt, v in zip(s.targets[0].elts, s.value.elts):
                 self.assign_target(tgt, v.ty, v)
             return
-        vt = self.check_expr(s.value)
+        vt = self.check_expr(s.value, self.target_type(s.targets[0]))
         for target in s.targets:
             self.assign_target(target, vt, s.value)
 
@@ -518,7 +624,7 @@ class Checker:
         if sc.is_module:
             sym = sc.module.globals.get(name)
             if s.value is not None:
-                vt = self.check_expr(s.value)
+                vt = self.check_expr(s.value, declared)
                 self.expect_type(s.value, vt, declared, f"the value assigned to '{name}'")
                 if isinstance(sym, t.GlobalVar) and sym.ty is declared:
                     self.mark_constant(sym, s.value)
@@ -536,9 +642,20 @@ class Checker:
         s.target.ref = local
         s.target.ty = declared
         if s.value is not None:
-            vt = self.check_expr(s.value)
+            vt = self.check_expr(s.value, declared)
             self.expect_type(s.value, vt, declared, f"the value assigned to '{name}'")
             sc.defined.add(name)
+
+    def target_type(self, target: n.Expr) -> t.Type | None:
+        """The declared/inferred type of an assignment target, if it already has one."""
+        if isinstance(target, n.Name):
+            sc = self.scope
+            if not sc.is_module and target.id not in sc.func.globals_declared:
+                local = sc.func.locals.get(target.id)
+                return local.ty if local is not None else None
+            g = sc.module.globals.get(target.id)
+            return g.ty if isinstance(g, t.GlobalVar) else None
+        return None
 
     def mark_constant(self, g: t.GlobalVar, value: n.Expr) -> None:
         """Runtime modules: `_BUF: int = static_buffer(N)` and literal constants fold."""
@@ -592,12 +709,7 @@ class Checker:
         if isinstance(target, n.Name):
             self.assign_name(target, vt, value)
         elif isinstance(target, n.TupleExpr) or isinstance(target, n.ListExpr):
-            if vt is not t.ERROR:
-                self.error(
-                    target,
-                    "tuple assignment needs a tuple display of the same length on the "
-                    "right in apy (yet)",
-                )
+            self.bind_target(target, vt, value)
         elif isinstance(target, n.Starred):
             self.error(target, "starred assignment is not supported by apy (yet)")
         else:
@@ -622,7 +734,7 @@ class Checker:
             if not isinstance(sym, t.GlobalVar) or name == "__name__":
                 self.error(target, f"cannot assign to '{name}': it is a {describe(sym)}")
                 return
-            if not compatible(vt, sym.ty):
+            if not self.compatible(vt, sym.ty):
                 self.error(value, f"cannot assign '{vt}' to '{name}' of type '{sym.ty}'",
                            conversion_hint(vt, sym.ty))
             target.ref = sym
@@ -638,7 +750,7 @@ class Checker:
                 self.error(value, f"cannot infer a useful type for '{name}' from None")
             local = t.LocalVar(name, vt, target.span)
             sc.func.locals[name] = local
-        elif not compatible(vt, local.ty):
+        elif not self.compatible(vt, local.ty):
             self.error(value, f"cannot assign '{vt}' to '{name}' of type '{local.ty}'",
                        conversion_hint(vt, local.ty))
         target.ref = local
@@ -667,7 +779,9 @@ class Checker:
         if ty not in (t.INT, t.FLOAT, t.BOOL, t.STR, t.NONE, t.ERROR):
             self.error(e, f"'{ty}' has no truth value in apy")
 
-    def check_expr(self, e: n.Expr) -> t.Type:
+    def check_expr(self, e: n.Expr, expected: t.Type | None = None) -> t.Type:
+        """The type of `e`; `expected` is the type the context wants, if it knows one
+        (it types empty displays and None; it is not checked here)."""
         method = getattr(self, "expr_" + type(e).__name__, None)
         if method is None:
             what = {
@@ -693,6 +807,8 @@ class Checker:
             verb = "is" if what.startswith("'") else "are"
             self.error(e, f"{what} {verb} not supported by apy (yet)")
             ty = t.ERROR
+        elif type(e).__name__ in EXPECTS_CONTEXT:
+            ty = method(e, expected)
         else:
             ty = method(e)
         e.ty = ty
@@ -724,6 +840,9 @@ class Checker:
         return t.ERROR
 
     def lookup(self, name: str, node: n.Node, quiet: bool = False):
+        for cs in reversed(self.comp_scopes):
+            if name in cs.names:
+                return cs.names[name]
         sc = self.scope
         if not sc.is_module and name not in sc.func.globals_declared:
             if name in sc.func.locals:
@@ -757,6 +876,8 @@ class Checker:
             return t.ERROR
         if isinstance(sym, t.LocalVar):
             sc = self.scope
+            if ".comp" in sym.name:
+                return sym.ty
             if e.id not in sc.defined:
                 if isinstance(sc.defined, _Terminated):
                     pass
@@ -829,8 +950,8 @@ class Checker:
                    hint=operand_hint(op, lt, rt))
         return t.ERROR
 
-    def expr_BoolOp(self, e: n.BoolOp) -> t.Type:
-        types = [self.check_expr(v) for v in e.values]
+    def expr_BoolOp(self, e: n.BoolOp, expected: t.Type | None = None) -> t.Type:
+        types = [self.check_expr(v, expected) for v in e.values]
         for v, ty in zip(e.values, types):
             self.check_truthy(v, ty)
         known = [ty for ty in types if ty is not t.ERROR]
@@ -874,21 +995,22 @@ class Checker:
             self.error(e, f"'{op}' not supported between instances of '{a}' and '{b}'")
         return t.BOOL
 
-    def expr_IfExp(self, e: n.IfExp) -> t.Type:
+    def expr_IfExp(self, e: n.IfExp, expected: t.Type | None = None) -> t.Type:
         self.check_cond(e.test)
-        bt = self.check_expr(e.body)
-        ot = self.check_expr(e.orelse)
+        bt = self.check_expr(e.body, expected)
+        ot = self.check_expr(e.orelse, expected)
         if t.ERROR in (bt, ot):
             return t.ERROR
-        if bt != ot:
+        if expected is not None and self.compatible(bt, expected) and self.compatible(ot, expected):
+            return expected
+        joined = self.join_types([bt, ot])
+        if joined is None:
             self.error(e, f"the two branches of the conditional expression have different "
                        f"types '{bt}' and '{ot}'")
             return t.ERROR
-        return bt
+        return joined
 
-    # ------------------------------------------------------------------ calls
-
-    def expr_Call(self, e: n.Call) -> t.Type:
+    def expr_Call(self, e: n.Call, expected: t.Type | None = None) -> t.Type:
         if isinstance(e.func, n.Name):
             sym = self.lookup(e.func.id, e.func)
             e.func.ref = sym
@@ -902,7 +1024,7 @@ class Checker:
                 from .builtins import check_builtin_call
 
                 self.scope.func and setattr(self.scope.func, "makes_calls", True)
-                return check_builtin_call(self, e, sym.name)
+                return check_builtin_call(self, e, sym.name, expected)
             if isinstance(sym, t.Intrinsic):
                 return self.call_intrinsic(e, sym)
             if isinstance(sym, t.ExceptionClass):
@@ -924,10 +1046,14 @@ class Checker:
             e.func.value.ref = mod
             return check_module_call(self, e, mod.name, e.func.attr)
         if isinstance(e.func, n.Attribute):
-            self.check_expr(e.func.value)
-            self.error(e.func, "method calls are not supported by apy (yet)")
-            self.check_args_only(e)
-            return t.ERROR
+            if isinstance(e.func.value, n.Name) and e.func.value.id == "int" and \
+                    e.func.attr == "from_bytes" and self.lookup("int", e.func.value, quiet=True):
+                return self.check_int_from_bytes(e)
+            rt = self.check_expr(e.func.value)
+            if rt is t.ERROR:
+                self.check_args_only(e)
+                return t.ERROR
+            return self.check_method_call(e, e.func.value, rt, e.func.attr)
         ft = self.check_expr(e.func)
         if ft is not t.ERROR:
             self.error(e.func, f"'{ft}' object is not callable")
@@ -997,9 +1123,9 @@ class Checker:
             ok = False
         for i in order:
             a = args[i]
-            at = self.check_expr(a)
             p = f.params[i]
-            if not compatible(at, p.ty):
+            at = self.check_expr(a, p.ty)
+            if not self.compatible(at, p.ty):
                 pos = i + 1
                 self.error(
                     a,
@@ -1014,6 +1140,56 @@ class Checker:
                 self.scope.func.callees.append(f)
         return f.ret
 
+    def check_int_from_bytes(self, e: n.Call) -> t.Type:
+        """`int.from_bytes(b, byteorder, signed=False)`."""
+        from .heap import BoundMethodCall, _sig
+
+        sig = _sig(("bytes", t.BYTES), ("byteorder", t.STR, False), ("signed", t.BOOL, False),
+                   ret=t.INT)
+        args: list[n.Expr | None] = [None] * 3
+        for i, a in enumerate(e.args[:3]):
+            args[i] = a
+        for k in e.keywords:
+            idx = {"bytes": 0, "byteorder": 1, "signed": 2}.get(k.arg)
+            if idx is None:
+                self.error(k, f"from_bytes() got an unexpected keyword argument '{k.arg}'")
+                continue
+            args[idx] = k.value
+        for a, (pname, pty, _) in zip(args, sig.params):
+            if a is not None:
+                at = self.check_expr(a)
+                if pname == "bytes" and at in (t.BYTES, t.BYTEARRAY, t.MEMORYVIEW):
+                    continue
+                if not self.compatible(at, pty):
+                    self.error(a, f"argument '{pname}' of from_bytes() has type '{at}'")
+        if args[0] is None:
+            self.error(e, "from_bytes() missing required argument 'bytes'")
+        e.ref = BoundMethodCall(t.INT, "from_bytes", sig, args)
+        return t.INT
+
+    def expr_Attribute(self, e: n.Attribute) -> t.Type:
+        if isinstance(e.value, n.Name):
+            sym = self.lookup(e.value.id, e.value, quiet=True)
+            if isinstance(sym, t.BuiltinModule):
+                e.value.ref = sym
+                if sym.name == "sys" and e.attr == "argv":
+                    e.ref = "sys.argv"
+                    return t.list_of(t.STR)
+                self.error(e, f"module '{sym.name}' has no attribute '{e.attr}' in apy (yet)")
+                return t.ERROR
+        vt = self.check_expr(e.value)
+        if vt is t.ERROR:
+            return t.ERROR
+        return self.attribute_type(e, vt)
+
+    def attribute_type(self, e: n.Attribute, vt: t.Type) -> t.Type:
+        if method_signature_exists(vt, e.attr):
+            self.error(e, "methods as values are not supported by apy (yet)",
+                       hint="call the method directly")
+            return t.ERROR
+        self.error(e, f"'{vt}' object has no attribute '{e.attr}'")
+        return t.ERROR
+
     def call_intrinsic(self, e: n.Call, intr: t.Intrinsic) -> t.Type:
         if e.keywords:
             self.error(e, f"{intr.name}() takes no keyword arguments")
@@ -1024,7 +1200,7 @@ class Checker:
             return intr.ret
         for i, (a, pt) in enumerate(zip(e.args, intr.params)):
             at = self.check_expr(a)
-            if not compatible(at, pt):
+            if not self.compatible(at, pt):
                 self.error(a, f"argument {i + 1} to '{intr.name}' has type '{at}', expected '{pt}'")
         e.ref = intr
         return intr.ret
@@ -1115,6 +1291,41 @@ def const_value(e: n.Expr, module: t.ModuleInfo | None):
             return None
         return v
     return None
+
+
+def method_signature_exists(ty: t.Type, name: str) -> bool:
+    from .heap import method_signature
+
+    return method_signature(ty, name) is not None
+
+
+def annotation_from_string(e: n.Constant) -> n.Expr | None:
+    """The expression inside a forward-reference annotation `"Node | None"`, spanned at `e`."""
+    from ..diag import CompileError
+    from ..parse.parser import parse_module
+
+    try:
+        tree = parse_module(f"_: {e.value}\n", "<annotation>")
+    except CompileError:
+        return None
+    if len(tree.body) != 1 or not isinstance(tree.body[0], n.AnnAssign):
+        return None
+    expr = tree.body[0].annotation
+    for node in walk_nodes(expr):
+        node.span = e.span
+    return expr
+
+
+def walk_nodes(node: n.Node):
+    yield node
+    for field in attrs.fields(type(node)):
+        v = getattr(node, field.name)
+        if isinstance(v, n.Node):
+            yield from walk_nodes(v)
+        elif isinstance(v, list):
+            for x in v:
+                if isinstance(x, n.Node):
+                    yield from walk_nodes(x)
 
 
 def assigned_targets(s: n.Stmt) -> list[n.Expr]:

@@ -38,6 +38,10 @@ ERROR = Type("<error>")
 # a call that never returns (sys.exit, an always-raising runtime helper)
 NORETURN = Type("NoReturn")
 
+BYTES = Type("bytes")
+BYTEARRAY = Type("bytearray")
+MEMORYVIEW = Type("memoryview")
+
 NUMERIC = (INT, FLOAT, BOOL)
 SCALARS = (INT, FLOAT, BOOL, NONE)
 
@@ -48,8 +52,97 @@ class FuncType(Type):
     ret: Type = NONE
 
 
+@attrs.frozen
+class ListType(Type):
+    elem: Type = NONE
+
+
+@attrs.frozen
+class SetType(Type):
+    elem: Type = NONE
+
+
+@attrs.frozen
+class DictType(Type):
+    key: Type = NONE
+    value: Type = NONE
+
+
+@attrs.frozen
+class TupleType(Type):
+    """`tuple[A, B]` (fixed) or `tuple[T, ...]` (homogeneous, `elems == (T,)`, variadic)."""
+
+    elems: tuple[Type, ...] = ()
+    variadic: bool = False
+
+
+@attrs.frozen
+class OptionalType(Type):
+    """`T | None`."""
+
+    inner: Type = NONE
+
+
+@attrs.frozen
+class CallableType(Type):
+    params: tuple[Type, ...] = ()
+    ret: Type = NONE
+
+
+@attrs.frozen
+class IterType(Type):
+    """What range(), enumerate(), zip(), reversed(), d.items()... return: usable only
+    where Python iterates once (a for loop, a comprehension, list()/sum()/...)."""
+
+    elem: Type = NONE
+    kind: str = ""
+
+
+def iter_of(kind: str, elem: Type) -> IterType:
+    return IterType(f"{kind}[{elem}]" if kind != "range" else "range", elem, kind)
+
+
+def list_of(elem: Type) -> ListType:
+    return ListType(f"list[{elem}]", elem)
+
+
+def set_of(elem: Type) -> SetType:
+    return SetType(f"set[{elem}]", elem)
+
+
+def dict_of(key: Type, value: Type) -> DictType:
+    return DictType(f"dict[{key}, {value}]", key, value)
+
+
+def tuple_of(elems: tuple[Type, ...], variadic: bool = False) -> TupleType:
+    if variadic:
+        return TupleType(f"tuple[{elems[0]}, ...]", elems, True)
+    inner = ", ".join(str(e) for e in elems) if elems else "()"
+    return TupleType(f"tuple[{inner}]", elems, False)
+
+
+def optional(inner: Type) -> Type:
+    if inner is NONE or isinstance(inner, OptionalType) or inner is ERROR:
+        return inner
+    return OptionalType(f"{inner} | None", inner)
+
+
+def callable_of(params: tuple[Type, ...], ret: Type) -> CallableType:
+    ps = ", ".join(str(p) for p in params)
+    return CallableType(f"Callable[[{ps}], {ret}]", params, ret)
+
+
 def is_numeric(t: Type) -> bool:
     return t in NUMERIC
+
+
+def is_object(t: Type) -> bool:
+    """Is a value of this type a pointer to a heap object (or None for optionals)?"""
+    return t not in (INT, FLOAT, BOOL, NONE, ERROR, NORETURN)
+
+
+def is_boxed_optional(t: Type) -> bool:
+    return isinstance(t, OptionalType) and t.inner in (INT, FLOAT, BOOL)
 
 
 # --------------------------------------------------------------------------- symbols

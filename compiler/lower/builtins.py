@@ -63,7 +63,10 @@ def write_value(fl: "FunctionLowerer", v: ir.Value, ty: t.Type) -> None:
 
 
 def _len(fl, args, types, e):
-    p = fl.b.gep(args[0], [ir.Constant(I64, 16)], source_etype=I8)
+    """Every sized object keeps its length in a word: str counts code points (offset 16)."""
+    ty = types[0]
+    offset = 16 if ty is t.STR else 24 if ty is t.MEMORYVIEW else 8
+    p = fl.b.gep(args[0], [ir.Constant(I64, offset)], source_etype=I8)
     return fl.b.load(p, typ=I64)
 
 

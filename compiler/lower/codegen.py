@@ -33,6 +33,7 @@ from ..check.builtins import EXCEPTION_PARENTS
 from ..check.checker import const_value
 from ..diag import InternalError
 from ..parse import nodes as n
+from .heap import HeapLowering
 
 I64 = ir.IntType(64)
 I32 = ir.IntType(32)
@@ -61,6 +62,8 @@ def lty(ty: t.Type) -> ir.Type:
         return PTR
     if ty in (t.NONE, t.NORETURN):
         return I8
+    if t.is_object(ty):
+        return PTR
     raise InternalError(None, f"no LLVM type for {ty}")
 
 
@@ -312,7 +315,7 @@ class Loop:
         self.break_bb = break_bb
 
 
-class FunctionLowerer:
+class FunctionLowerer(HeapLowering):
     """Lowers one function body (or one module's top-level code) into an ir.Function."""
 
     def __init__(self, prog: ProgramLowerer, module: t.ModuleInfo, func: t.Function | None):
@@ -359,6 +362,8 @@ class FunctionLowerer:
         self.prog.add_attributes(fn)
         self.fn = fn
         self.begin()
+        for local in m.init_locals.values():
+            self.vars[id(local)] = self.entry_alloca(lty(local.ty), local.name)
         self.lower_block(m.tree.body)
         if not self.b.block.is_terminated:
             self.b.ret_void()
@@ -415,10 +420,24 @@ class FunctionLowerer:
 
     def call_rt(self, name: str, args: list[ir.Value], module: str = "rt.core",
                 may_raise: bool = True) -> ir.Value:
-        res = self.b.call(self.rt(name, module), args)
+        fn = self.rt(name, module)
+        args = [self.adapt(a, pt) for a, pt in zip(args, fn.function_type.args)]
+        res = self.b.call(fn, args)
         if may_raise:
             self.check_exc()
         return res
+
+    def adapt(self, v: ir.Value, want: ir.Type) -> ir.Value:
+        """Runtime functions take objects as i64 addresses or as ptr: convert as needed."""
+        if v.type == want:
+            return v
+        if isinstance(want, ir.PointerType) and v.type == I64:
+            return self.b.inttoptr(v, PTR)
+        if want == I64 and isinstance(v.type, ir.PointerType):
+            return self.b.ptrtoint(v, I64)
+        if want == I64 and v.type == I1:
+            return self.b.zext(v, I64)
+        return v
 
     def check_exc(self) -> None:
         exc = self.prog.rt_global("rt.core", "_exc")
@@ -520,7 +539,7 @@ class FunctionLowerer:
                 self.expr(s.value)
             self.b.ret_void()
         else:
-            self.b.ret(self.expr(s.value))
+            self.b.ret(self.coerce(self.expr(s.value), s.value.ty, self.func.ret))
 
     def stmt_Assign(self, s: n.Assign) -> None:
         if len(s.targets) == 1 and isinstance(s.targets[0], (n.TupleExpr, n.ListExpr)):
@@ -529,20 +548,39 @@ class FunctionLowerer:
         v = self.expr(s.value)
         for target in s.targets:
             if isinstance(target, (n.TupleExpr, n.ListExpr)):
-                raise InternalError(target.span, "chained tuple assignment")
-            self.store_name(target, v, initial=s.value)
+                self.unpack_into(target, v, s.value.ty)
+            elif isinstance(target, n.Name):
+                self.store_name(target, v, initial=s.value)
+            else:
+                self.store_complex_target(target, v, s.value.ty)
 
-    def assign_parallel(self, target: n.TupleExpr, value: n.TupleExpr) -> None:
+    def assign_parallel(self, target: n.TupleExpr, value: n.Expr) -> None:
         """`a, b = b, a % b`: evaluate every right-hand value first, then store left to right."""
+        if not isinstance(value, n.TupleExpr):
+            tup = self.expr(value)
+            self.unpack_into(target, tup, value.ty)
+            return
         values = [self.expr(v) for v in value.elts]
         for tgt, v, src in zip(target.elts, values, value.elts):
             if isinstance(tgt, (n.TupleExpr, n.ListExpr)):
-                self.assign_parallel_values(tgt, src)
+                self.unpack_into(tgt, v, src.ty)
             else:
-                self.store_name(tgt, v)
+                self.store_target(tgt, v, src.ty)
 
-    def assign_parallel_values(self, target: n.TupleExpr, value: n.Expr) -> None:
-        raise InternalError(target.span, "nested tuple assignment")
+    def unpack_into(self, target: n.TupleExpr, tup: ir.Value, ty: t.Type) -> None:
+        items = [self.tuple_item(tup, i, et) for i, et in enumerate(ty.elems)]
+        for tgt, v, et in zip(target.elts, items, ty.elems):
+            if isinstance(tgt, (n.TupleExpr, n.ListExpr)):
+                self.unpack_into(tgt, v, et)
+            else:
+                self.store_target(tgt, v, et)
+
+    def store_target(self, target: n.Expr, v: ir.Value, vty: t.Type) -> None:
+        """Store to a name, `x[i]`, or `obj.field`."""
+        if isinstance(target, n.Name):
+            self.store_name(target, v, vty=vty)
+        else:
+            self.store_complex_target(target, v, vty)
 
     def stmt_AnnAssign(self, s: n.AnnAssign) -> None:
         if s.value is None:
@@ -558,8 +596,13 @@ class FunctionLowerer:
         res = self.binop(s.op, cur, s.target.ty, rhs, s.value.ty)
         self.store_name(s.target, res)
 
-    def store_name(self, target: n.Name, v: ir.Value, initial: n.Expr | None = None) -> None:
+    def store_name(self, target: n.Name, v: ir.Value, initial: n.Expr | None = None,
+                   vty: t.Type | None = None) -> None:
         sym = target.ref
+        if vty is None and initial is not None:
+            vty = initial.ty
+        if vty is not None and sym is not None:
+            v = self.coerce(v, vty, sym.ty)
         if isinstance(sym, t.LocalVar):
             self.b.store(v, self.vars[id(sym)])
         elif isinstance(sym, t.GlobalVar):
@@ -632,6 +675,32 @@ class FunctionLowerer:
         self.b.position_at_end(end)
 
     def stmt_For(self, s: n.For) -> None:
+        it = s.iter
+        if (isinstance(it, n.Call) and isinstance(it.func, n.Name)
+                and isinstance(it.func.ref, t.Builtin) and it.func.ref.name == "range"
+                and isinstance(s.target, n.Name)):
+            self.for_range(s)
+            return
+        orelse = self.new_block("for.else") if s.orelse else None
+        end = self.new_block("for.end")
+
+        def body(item, head, exit_bb):
+            self.bind_loop_target(s.target, item, s.target.ty)
+            self.loops.append(Loop(head, end))
+            self.lower_block(s.body)
+            self.loops.pop()
+            if not self.b.block.is_terminated:
+                self.b.branch(head)
+
+        self.for_each(it, body, done_bb=orelse or end)
+        if orelse is not None:
+            self.b.position_at_end(orelse)
+            self.lower_block(s.orelse)
+            if not self.b.block.is_terminated:
+                self.b.branch(end)
+        self.b.position_at_end(end)
+
+    def for_range(self, s: n.For) -> None:
         """`for x in range(start, stop, step)`, with a hidden counter (the body may rebind x)."""
         args = [self.expr(a) for a in s.iter.args]
         args = [self.as_int(a, e.ty) for a, e in zip(args, s.iter.args)]
@@ -715,9 +784,10 @@ class FunctionLowerer:
     def expr_Name(self, e: n.Name) -> ir.Value:
         sym = e.ref
         if isinstance(sym, t.LocalVar):
-            return self.b.load(self.vars[id(sym)], typ=lty(sym.ty))
+            v = self.b.load(self.vars[id(sym)], typ=lty(sym.ty))
+            return self.coerce(v, sym.ty, e.ty)  # a narrowed `T | None` is read as T
         if isinstance(sym, t.GlobalVar):
-            return self.prog.global_value(self.b, sym)
+            return self.coerce(self.prog.global_value(self.b, sym), sym.ty, e.ty)
         raise InternalError(e.span, f"name {e.id} resolved to {sym!r}")
 
     def expr_IfExp(self, e: n.IfExp) -> ir.Value:
@@ -895,6 +965,10 @@ class FunctionLowerer:
         ref = e.ref
         if isinstance(ref, t.BoundCall):
             return self.call_function(ref, e)
+        from ..check.heap import BoundMethodCall
+
+        if isinstance(ref, BoundMethodCall):
+            return self.lower_method_call(e, ref)
         if isinstance(ref, t.Intrinsic):
             from .intrinsics import lower_intrinsic
 
@@ -926,7 +1000,8 @@ class FunctionLowerer:
     def call_function(self, bc: t.BoundCall, e: n.Call) -> ir.Value:
         values: list[ir.Value | None] = [None] * len(bc.args)
         for i in bc.order:
-            values[i] = self.expr(bc.args[i])
+            a = bc.args[i]
+            values[i] = self.coerce(self.expr(a), a.ty, bc.func.params[i].ty)
         f = bc.func
         for i, v in enumerate(values):
             if v is None:

@@ -86,6 +86,11 @@ def lower_intrinsic(fl: "FunctionLowerer", name: str, e: n.Call) -> ir.Value:
         fn = fl.prog.platform("applc_plat_exit", VOID, [I32])
         b.call(fn, [b.trunc(args[0], I32)])
         return ir.Constant(I8, 0)
+    if name == "plat_argc":
+        return b.call(fl.prog.platform("applc_plat_argc", I64, []), [])
+    if name == "plat_argv":
+        ptr = b.call(fl.prog.platform("applc_plat_argv", PTR, [I64]), [args[0]])
+        return b.ptrtoint(ptr, I64)
     if name in ("plat_heap_start", "plat_heap_end"):
         fn = fl.prog.platform("applc_" + name, I64, [])
         return b.call(fn, [])

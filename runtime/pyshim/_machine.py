@@ -14,9 +14,10 @@ Every result is a signed 64-bit integer exactly as the compiled code sees it:
 pattern as a signed value, and so on. Arguments are taken by their low 64 bits
 (two's complement), the way a register holds them.
 
-Implemented: the memory, float-bit and 64-bit integer intrinsics, memcpy/memset
-and sqrt. Not here: the object and platform intrinsics (str_addr, str_at, plat_*),
-which belong with the runtime core's object layout and the platform interface.
+Implemented: the memory, float-bit and 64-bit integer intrinsics, memcpy/memset,
+sqrt, and str_addr/str_at (str objects laid out as docs/runtime-abi.md says; a
+Python str stands for an apy str value). Not here: the platform intrinsics
+(plat_*), which belong with the platform interface.
 Besides the intrinsics, `read_bytes`/`write_bytes` let tests look at memory; apy
 code never calls them (they are not intrinsics).
 """
@@ -170,6 +171,71 @@ def memset(dst: int, byte: int, n: int) -> None:
 def sqrt(x: float) -> float:
     """llvm.sqrt (sqrtsd): correctly rounded; NaN for x < 0, -0.0 for -0.0."""
     return math.sqrt(x) if x >= 0.0 or x != x else math.nan
+
+
+# --------------------------------------------------------------------------- str objects
+
+# docs/runtime-abi.md: a str object is header | nbytes | ncodepoints | UTF-8 | NUL,
+# and the compiler's literals carry TAG_STR with the STATIC bit.
+_STR_STATIC_HEADER = 1 | (1 << 17)
+_literals: dict[str, int] = {}
+
+
+class ApyStr(str):
+    """A Python str that remembers the str object it was read from (`str_at`),
+    so that `str_addr(str_at(a)) == a`, as for the compiled intrinsics."""
+
+    apy_addr: int
+
+
+def str_addr(s: str) -> int:
+    """The address of the str object holding `s`.
+
+    A value that came from `str_at` is that very object. Any other Python str is
+    a literal or a value made by CPython: it gets one static object per distinct
+    text (the compiler likewise emits one object per distinct literal).
+    """
+    addr = getattr(s, "apy_addr", None)
+    if addr is not None:
+        return addr
+    addr = _literals.get(s)
+    if addr is None:
+        data = s.encode("utf-8", "surrogatepass")
+        addr = static_buffer(24 + len(data) + 1)
+        store64(addr, _STR_STATIC_HEADER)
+        store64(addr + 8, len(data))
+        store64(addr + 16, len(s))
+        _memory[addr + 24 : addr + 24 + len(data)] = data
+        _literals[s] = addr
+    return addr
+
+
+def str_at(addr: int) -> str:
+    """The str object at `addr` as a Python str (it remembers `addr`)."""
+    n = load64(addr + 8)
+    s = ApyStr(read_bytes(addr + 24, n).decode("utf-8", "surrogatepass"))
+    s.apy_addr = addr
+    return s
+
+
+# --------------------------------------------------------------------------- platform
+
+ARGV: list[bytes] = [b"applc"]  # tests may replace it
+_argv_addrs: dict[int, int] = {}
+
+
+def plat_argc() -> int:
+    return len(ARGV)
+
+
+def plat_argv(i: int) -> int:
+    """Address of a NUL-terminated copy of argument i (made once per argument)."""
+    if i not in _argv_addrs:
+        data = ARGV[i] + b"\0"
+        addr = static_buffer(len(data))
+        write_bytes(addr, data)
+        _argv_addrs[i] = addr
+    return _argv_addrs[i]
 
 
 # --------------------------------------------------------------------------- test helpers

@@ -1,0 +1,552 @@
+"""Lowering of heap values: slots, coercions, lists, tuples, subscripts, iteration, repr.
+
+In:  checked expressions of the heap types (a mixin of FunctionLowerer).
+Out: IR that builds and reads the objects of docs/runtime-abi.md. Fast paths
+     (len, indexing, append, iteration) are inline; everything bigger calls the
+     runtime (runtime/*.apy), which takes slots and addresses as i64.
+
+Iteration has one protocol for every iterable (`Iterator`: `start()` once,
+then `next(done)` per item, which either jumps to `done` or returns the item),
+so for loops, comprehensions, list(), sum(), any()... share it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from llvmlite import ir
+
+from ..check import types as t
+from ..check.heap import BoundMethodCall
+from ..diag import InternalError
+from ..parse import nodes as n
+
+if TYPE_CHECKING:
+    from .codegen import FunctionLowerer
+
+I64 = ir.IntType(64)
+I32 = ir.IntType(32)
+I8 = ir.IntType(8)
+I1 = ir.IntType(1)
+F64 = ir.DoubleType()
+PTR = ir.PointerType()
+
+TAG_STR, TAG_BYTES, TAG_BYTEARRAY, TAG_LIST, TAG_DICT, TAG_SET, TAG_TUPLE = 1, 2, 3, 4, 5, 6, 7
+TAG_RAW, TAG_INSTANCE = 10, 16
+HAS_PTRS = 1 << 16
+LIST_LEN, LIST_ITEMS = 8, 24
+TUPLE_LEN, TUPLE_SLOTS = 8, 16
+
+
+def c64(v: int) -> ir.Constant:
+    return ir.Constant(I64, v)
+
+
+class HeapLowering:
+    """Mixin of FunctionLowerer."""
+
+    # ---------------------------------------------------------------- slots
+
+    def to_slot(self: "FunctionLowerer", v: ir.Value, ty: t.Type) -> ir.Value:
+        b = self.b
+        if ty is t.INT:
+            return v
+        if ty is t.FLOAT:
+            return b.bitcast(v, I64)
+        if ty is t.BOOL:
+            return b.zext(v, I64)
+        if ty in (t.NONE, t.NORETURN, t.ERROR):
+            return c64(0)
+        return b.ptrtoint(v, I64)
+
+    def from_slot(self: "FunctionLowerer", s: ir.Value, ty: t.Type) -> ir.Value:
+        b = self.b
+        if ty is t.INT:
+            return s
+        if ty is t.FLOAT:
+            return b.bitcast(s, F64)
+        if ty is t.BOOL:
+            return b.trunc(s, I1)
+        if ty is t.NONE:
+            return ir.Constant(I8, 0)
+        return b.inttoptr(s, PTR)
+
+    def coerce(self: "FunctionLowerer", v: ir.Value, src: t.Type, dst: t.Type) -> ir.Value:
+        """Convert a value of type `src` to the representation of `dst` (checked compatible)."""
+        if src == dst or dst is t.ERROR or src in (t.ERROR, t.NORETURN):
+            return v
+        if isinstance(dst, t.OptionalType):
+            if src is t.NONE:
+                return ir.Constant(PTR, None)
+            if isinstance(src, t.OptionalType):
+                return v
+            if t.is_boxed_optional(dst):
+                box = self.call_rt("box_new", [self.to_slot(v, src)])
+                return self.b.inttoptr(box, PTR)
+            return v
+        if isinstance(src, t.OptionalType):  # narrowed: the value is known not to be None
+            if t.is_boxed_optional(src):
+                p = self.b.gep(v, [c64(8)], source_etype=I8)
+                return self.from_slot(self.b.load(p, typ=I64), dst)
+            return v
+        return v  # subclass instance -> base class: the same pointer
+
+    # ---------------------------------------------------------------- allocation
+
+    def alloc_list(self: "FunctionLowerer", n_items: ir.Value, elem: t.Type) -> ir.Value:
+        return self.call_rt("list_new", [n_items, ir.Constant(I1, int(t.is_object(elem)))])
+
+    def list_items(self: "FunctionLowerer", lst_addr: ir.Value) -> ir.Value:
+        return self.load_at(lst_addr, LIST_ITEMS)
+
+    def load_at(self: "FunctionLowerer", addr: ir.Value, off: int) -> ir.Value:
+        """The word at addr + off (addr an i64 address or a ptr)."""
+        if isinstance(addr.type, ir.PointerType):
+            p = self.b.gep(addr, [c64(off)], source_etype=I8)
+        else:
+            p = self.b.inttoptr(self.b.add(addr, c64(off)), PTR)
+        return self.b.load(p, typ=I64)
+
+    def store_at(self: "FunctionLowerer", addr: ir.Value, off: ir.Value | int, v: ir.Value) -> None:
+        off = c64(off) if isinstance(off, int) else off
+        if isinstance(addr.type, ir.PointerType):
+            addr = self.b.ptrtoint(addr, I64)
+        self.b.store(v, self.b.inttoptr(self.b.add(addr, off), PTR))
+
+    def slot_addr(self: "FunctionLowerer", base: ir.Value, index: ir.Value, first: int) -> ir.Value:
+        """Address (i64) of slot `index` of an array of slots starting at base + first."""
+        if isinstance(base.type, ir.PointerType):
+            base = self.b.ptrtoint(base, I64)
+        return self.b.add(base, self.b.add(c64(first), self.b.mul(index, c64(8))))
+
+    # ---------------------------------------------------------------- displays
+
+    def expr_ListExpr(self: "FunctionLowerer", e: n.ListExpr) -> ir.Value:
+        elem = e.ty.elem
+        values = [self.coerce(self.expr(x), x.ty, elem) for x in e.elts]
+        lst = self.alloc_list(c64(len(values)), elem)
+        items = self.list_items(lst)
+        for i, v in enumerate(values):
+            self.store_at(items, 8 + 8 * i, self.to_slot(v, elem))
+        return self.b.inttoptr(lst, PTR)
+
+    def expr_TupleExpr(self: "FunctionLowerer", e: n.TupleExpr) -> ir.Value:
+        ty = e.ty
+        elems = [ty.elems[0]] * len(e.elts) if ty.variadic else list(ty.elems)
+        values = [self.coerce(self.expr(x), x.ty, et) for x, et in zip(e.elts, elems)]
+        return self.make_tuple(values, elems)
+
+    def make_tuple(self: "FunctionLowerer", values: list[ir.Value], elems: list[t.Type]) -> ir.Value:
+        ptrs = any(t.is_object(et) for et in elems)
+        tup = self.call_rt("tuple_new", [c64(len(values)), ir.Constant(I1, int(ptrs))])
+        for i, (v, et) in enumerate(zip(values, elems)):
+            self.store_at(tup, TUPLE_SLOTS + 8 * i, self.to_slot(v, et))
+        return self.b.inttoptr(tup, PTR)
+
+    def tuple_item(self: "FunctionLowerer", tup: ir.Value, i: int, ty: t.Type) -> ir.Value:
+        return self.from_slot(self.load_at(tup, TUPLE_SLOTS + 8 * i), ty)
+
+    # ---------------------------------------------------------------- subscripts
+
+    def expr_Subscript(self: "FunctionLowerer", e: n.Subscript) -> ir.Value:
+        obj = self.expr(e.value)
+        vt = e.value.ty
+        if e.ref == "tuple-const":
+            from ..check.heap import const_index
+
+            k = const_index(e.index)
+            k = k + len(vt.elems) if k < 0 else k
+            return self.tuple_item(obj, k, e.ty)
+        if e.ref == "index":
+            idx = self.as_int(self.expr(e.index), e.index.ty)
+            if isinstance(vt, t.ListType):
+                return self.from_slot(self.list_slot(obj, idx, "list index out of range"), e.ty)
+            if isinstance(vt, t.TupleType):
+                n_ = self.load_at(obj, TUPLE_LEN)
+                i = self.normalize_index(idx, n_, "tuple index out of range")
+                return self.from_slot(self.b.load(self.b.inttoptr(
+                    self.slot_addr(obj, i, TUPLE_SLOTS), PTR), typ=I64), e.ty)
+            if vt is t.STR:
+                return self.call_rt("str_getitem", [obj, idx], module="rt.strings")
+            return self.sequence_runtime_index(obj, vt, idx)
+        if e.ref == "slice":
+            return self.lower_slice(obj, vt, e.index)
+        if e.ref == "dict":
+            key = self.coerce(self.expr(e.index), e.index.ty, vt.key)
+            return self.dict_getitem(obj, vt, key, e.index)
+        raise InternalError(e.span, f"subscript {e.ref}")
+
+    def normalize_index(self: "FunctionLowerer", idx: ir.Value, length: ir.Value,
+                        msg: str) -> ir.Value:
+        """Python's index rules: negative counts from the end; out of range -> IndexError."""
+        b = self.b
+        neg = b.icmp_signed("<", idx, c64(0))
+        i = b.select(neg, b.add(idx, length), idx)
+        bad = b.or_(b.icmp_signed("<", i, c64(0)), b.icmp_signed(">=", i, length))
+        self.guard(bad, "IndexError", msg)
+        return i
+
+    def list_slot(self: "FunctionLowerer", lst: ir.Value, idx: ir.Value, msg: str) -> ir.Value:
+        n_ = self.load_at(lst, LIST_LEN)
+        i = self.normalize_index(idx, n_, msg)
+        items = self.load_at(lst, LIST_ITEMS)
+        return self.b.load(self.b.inttoptr(self.slot_addr(items, i, 8), PTR), typ=I64)
+
+    def list_store(self: "FunctionLowerer", lst: ir.Value, idx: ir.Value, slot: ir.Value) -> None:
+        n_ = self.load_at(lst, LIST_LEN)
+        i = self.normalize_index(idx, n_, "list assignment index out of range")
+        items = self.load_at(lst, LIST_ITEMS)
+        self.b.store(slot, self.b.inttoptr(self.slot_addr(items, i, 8), PTR))
+
+    def sequence_runtime_index(self, obj, vt, idx):
+        name = {"bytes": "bytes_getitem", "bytearray": "bytes_getitem",
+                "memoryview": "memoryview_getitem"}[vt.name]
+        return self.call_rt(name, [self.b.ptrtoint(obj, I64), idx], module="rt.bytesops")
+
+    def slice_bounds(self: "FunctionLowerer", sl: n.Slice) -> list[ir.Value]:
+        """(lower, upper, step, flags): missing parts are 0 with a flag bit (1, 2, 4) set."""
+        vals = []
+        flags = 0
+        for bit, part in ((1, sl.lower), (2, sl.upper), (4, sl.step)):
+            if part is None or (isinstance(part, n.Constant) and part.value is None):
+                vals.append(c64(0))
+                flags |= bit
+            else:
+                vals.append(self.as_int(self.expr(part), part.ty))
+        return vals + [c64(flags)]
+
+    def lower_slice(self: "FunctionLowerer", obj: ir.Value, vt: t.Type, sl: n.Slice) -> ir.Value:
+        lo, hi, st, flags = self.slice_bounds(sl)
+        addr = self.b.ptrtoint(obj, I64)
+        if vt is t.STR:
+            r = self.call_rt("str_slice", [addr, lo, hi, st, flags], module="rt.strings")
+        elif isinstance(vt, (t.ListType, t.TupleType)):
+            ptrs = ir.Constant(I1, int(any(t.is_object(x) for x in self.elem_types(vt))))
+            fn = "list_slice" if isinstance(vt, t.ListType) else "tuple_slice"
+            r = self.call_rt(fn, [addr, lo, hi, st, flags, ptrs], module="rt.lists")
+        else:
+            r = self.call_rt("bytes_slice", [addr, lo, hi, st, flags], module="rt.bytesops")
+        return self.b.inttoptr(r, PTR) if r.type == I64 else r
+
+    def elem_types(self, ty: t.Type) -> list[t.Type]:
+        if isinstance(ty, (t.ListType, t.SetType)):
+            return [ty.elem]
+        if isinstance(ty, t.TupleType):
+            return list(ty.elems)
+        if isinstance(ty, t.DictType):
+            return [ty.key, ty.value]
+        return []
+
+    # ---------------------------------------------------------------- iteration
+
+    def iterator(self: "FunctionLowerer", it: n.Expr) -> "Iterator":
+        """The Iterator that walks `it` (a for loop's or comprehension's iterable)."""
+        ty = it.ty
+        if isinstance(it, n.Call) and isinstance(it.func, n.Name) and isinstance(
+                it.func.ref, t.Builtin):
+            name = it.func.ref.name
+            if name == "range":
+                return RangeIter(self, it)
+            if name == "enumerate":
+                return EnumerateIter(self, it)
+            if name == "zip":
+                return ZipIter(self, it)
+            if name == "reversed":
+                return ReversedIter(self, it)
+        if isinstance(it, n.GeneratorExp):
+            raise InternalError(it.span, "generator expressions are lowered by their consumer")
+        if isinstance(ty, t.ListType):
+            return SeqIter(self, it, "list")
+        if isinstance(ty, t.TupleType):
+            return SeqIter(self, it, "tuple")
+        if ty is t.STR:
+            return StrIter(self, it)
+        if ty in (t.BYTES, t.BYTEARRAY):
+            return SeqIter(self, it, "bytes")
+        raise InternalError(it.span, f"iteration over {ty}")
+
+    def for_each(self: "FunctionLowerer", it: n.Expr, body, done_bb: ir.Block | None = None,
+                 continue_hook=None) -> tuple[ir.Block, ir.Block]:
+        """Emit a loop over `it`, calling body(item) for each item.
+
+        Returns (step block, exit block): `continue` jumps to the step block and
+        `break` to the exit block. The loop ends in the exit block.
+        """
+        iterator = self.iterator(it)
+        iterator.start()
+        head = self.new_block("iter.head")
+        exit_bb = done_bb or self.new_block("iter.exit")
+        self.b.branch(head)
+        self.b.position_at_end(head)
+        item = iterator.next(exit_bb)
+        body(item, head, exit_bb)
+        return head, exit_bb
+
+    def bind_loop_target(self: "FunctionLowerer", target: n.Expr, item: ir.Value,
+                         ty: t.Type) -> None:
+        if isinstance(target, n.Name):
+            self.store_name(target, item, vty=ty)
+            return
+        elems = ty.elems
+        for i, (x, et) in enumerate(zip(target.elts, elems)):
+            self.bind_loop_target(x, self.tuple_item(item, i, et), et)
+
+    # ---------------------------------------------------------------- comprehensions
+
+    def comprehension_loops(self: "FunctionLowerer", gens: list[n.Comprehension], inner) -> None:
+        """Nested loops for `for ... in ... if ...` clauses; inner() runs for each item."""
+        if not gens:
+            inner()
+            return
+        g = gens[0]
+
+        def body(item, head, exit_bb):
+            self.bind_loop_target(g.target, item, g.target.ty)
+            for cond in g.ifs:
+                c = self.cond(cond)
+                ok = self.new_block("comp.if")
+                self.b.cbranch(c, ok, head)
+                self.b.position_at_end(ok)
+            self.comprehension_loops(gens[1:], inner)
+            if not self.b.block.is_terminated:
+                self.b.branch(head)
+
+        _, exit_bb = self.for_each(g.iter, body)
+        self.b.position_at_end(exit_bb)
+
+    def expr_ListComp(self: "FunctionLowerer", e: n.ListComp) -> ir.Value:
+        elem = e.ty.elem
+        lst = self.alloc_list(c64(0), elem)
+
+        def inner():
+            v = self.coerce(self.expr(e.elt), e.elt.ty, elem)
+            self.call_rt("list_append", [lst, self.to_slot(v, elem),
+                                         ir.Constant(I1, int(t.is_object(elem)))])
+
+        self.comprehension_loops(e.generators, inner)
+        return self.b.inttoptr(lst, PTR)
+
+    def consume(self: "FunctionLowerer", it: n.Expr, each) -> None:
+        """Run each(item, skip_block) for every item of an iterable or generator expression."""
+        if isinstance(it, n.GeneratorExp):
+            def inner():
+                each(self.expr(it.elt), it.elt.ty)
+            self.comprehension_loops(it.generators, inner)
+            return
+
+        def body(item, head, exit_bb):
+            each(item, it.ty.elem if isinstance(it.ty, t.IterType) else self.iter_item_type(it.ty))
+            if not self.b.block.is_terminated:
+                self.b.branch(head)
+
+        _, exit_bb = self.for_each(it, body)
+        self.b.position_at_end(exit_bb)
+
+    def iter_item_type(self, ty: t.Type) -> t.Type:
+        if isinstance(ty, (t.ListType, t.SetType)):
+            return ty.elem
+        if isinstance(ty, t.TupleType):
+            return ty.elems[0]
+        if isinstance(ty, t.DictType):
+            return ty.key
+        if ty is t.STR:
+            return t.STR
+        if isinstance(ty, t.IterType):
+            return ty.elem
+        return t.INT
+
+    # ---------------------------------------------------------------- methods
+
+    def lower_method_call(self: "FunctionLowerer", e: n.Call, bm: BoundMethodCall) -> ir.Value:
+        recv = self.expr(e.func.value)
+        if isinstance(bm.recv, t.ListType) and bm.name == "append":
+            elem = bm.recv.elem
+            v = self.coerce(self.expr(bm.args[0]), bm.args[0].ty, elem)
+            self.call_rt("list_append", [self.b.ptrtoint(recv, I64), self.to_slot(v, elem),
+                                         ir.Constant(I1, int(t.is_object(elem)))])
+            return ir.Constant(I8, 0)
+        from .methods import lower_runtime_method
+
+        return lower_runtime_method(self, e, bm, recv)
+
+
+class Iterator:
+    def __init__(self, fl: "FunctionLowerer", it: n.Expr) -> None:
+        self.fl = fl
+        self.it = it
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def next(self, done: ir.Block) -> ir.Value:
+        raise NotImplementedError
+
+
+class RangeIter(Iterator):
+    """range(start, stop, step): a counter, checked once for step 0."""
+
+    def start(self) -> None:
+        fl = self.fl
+        args = [fl.as_int(fl.expr(a), a.ty) for a in self.it.args]
+        if len(args) == 1:
+            self.lo, self.hi, self.step = c64(0), args[0], c64(1)
+        elif len(args) == 2:
+            self.lo, self.hi, self.step = args[0], args[1], c64(1)
+        else:
+            self.lo, self.hi, self.step = args
+        self.const_step = self.step.constant if isinstance(self.step, ir.Constant) else None
+        if self.const_step is None or self.const_step == 0:
+            fl.guard(fl.b.icmp_signed("==", self.step, c64(0)), "ValueError",
+                     "range() arg 3 must not be zero")
+        self.counter = fl.entry_alloca(I64, "range.i")
+        self.first = fl.entry_alloca(I1, "range.first")
+        fl.b.store(self.lo, self.counter)
+        fl.b.store(ir.Constant(I1, 1), self.first)
+
+    def next(self, done: ir.Block) -> ir.Value:
+        fl, b = self.fl, self.fl.b
+        # advance (except the first time); leaving int64 means passing `stop`
+        cur = b.load(self.counter, typ=I64)
+        pair = b.sadd_with_overflow(cur, self.step)
+        first = b.load(self.first, typ=I1)
+        i = b.select(first, cur, b.extract_value(pair, 0))
+        overflow = b.and_(b.not_(first), b.extract_value(pair, 1))
+        b.store(ir.Constant(I1, 0), self.first)
+        b.store(i, self.counter)
+        up = b.icmp_signed("<", i, self.hi)
+        down = b.icmp_signed(">", i, self.hi)
+        if self.const_step is not None:
+            more = up if self.const_step > 0 else down
+        else:
+            more = b.select(b.icmp_signed(">", self.step, c64(0)), up, down)
+        more = b.and_(more, b.not_(overflow))
+        body = fl.new_block("range.body")
+        b.cbranch(more, body, done)
+        b.position_at_end(body)
+        return i
+
+
+class SeqIter(Iterator):
+    """Lists (re-reading the length each time, as CPython's list iterator does), tuples, bytes."""
+
+    def __init__(self, fl, it, kind: str) -> None:
+        super().__init__(fl, it)
+        self.kind = kind
+
+    def start(self) -> None:
+        fl = self.fl
+        self.obj = fl.b.ptrtoint(fl.expr(self.it), I64)
+        self.index = fl.entry_alloca(I64, "seq.i")
+        fl.b.store(c64(0), self.index)
+
+    def next(self, done: ir.Block) -> ir.Value:
+        fl, b = self.fl, self.fl.b
+        i = b.load(self.index, typ=I64)
+        length = fl.load_at(self.obj, 8)
+        body = fl.new_block("seq.body")
+        b.cbranch(b.icmp_signed("<", i, length), body, done)
+        b.position_at_end(body)
+        b.store(b.add(i, c64(1)), self.index)
+        ty = self.it.ty
+        if self.kind == "list":
+            items = fl.load_at(self.obj, LIST_ITEMS)
+            slot = b.load(b.inttoptr(fl.slot_addr(items, i, 8), PTR), typ=I64)
+            return fl.from_slot(slot, ty.elem)
+        if self.kind == "tuple":
+            slot = b.load(b.inttoptr(fl.slot_addr(self.obj, i, TUPLE_SLOTS), PTR), typ=I64)
+            return fl.from_slot(slot, ty.elems[0])
+        return fl.call_rt("bytes_getitem", [self.obj, i], module="rt.bytesops")
+
+
+class StrIter(Iterator):
+    """A str, one code point (as a 1-character str) at a time, walking the UTF-8 bytes."""
+
+    def start(self) -> None:
+        fl = self.fl
+        self.obj = fl.expr(self.it)
+        self.pos = fl.entry_alloca(I64, "str.pos")
+        fl.b.store(c64(0), self.pos)
+
+    def next(self, done: ir.Block) -> ir.Value:
+        fl, b = self.fl, self.fl.b
+        pos = b.load(self.pos, typ=I64)
+        nbytes = fl.load_at(self.obj, 8)
+        body = fl.new_block("str.body")
+        b.cbranch(b.icmp_signed("<", pos, nbytes), body, done)
+        b.position_at_end(body)
+        ch = fl.call_rt("str_char_at", [self.obj, pos], may_raise=True)
+        b.store(b.add(pos, fl.str_nbytes(ch)), self.pos)
+        return ch
+
+
+class EnumerateIter(Iterator):
+    def start(self) -> None:
+        fl = self.fl
+        self.inner = fl.iterator(self.it.args[0])
+        self.inner.start()
+        start = c64(0)
+        for k in self.it.keywords:
+            start = fl.as_int(fl.expr(k.value), k.value.ty)
+        self.count = fl.entry_alloca(I64, "enum.i")
+        fl.b.store(start, self.count)
+
+    def next(self, done: ir.Block) -> ir.Value:
+        fl, b = self.fl, self.fl.b
+        item = self.inner.next(done)
+        i = b.load(self.count, typ=I64)
+        b.store(b.add(i, c64(1)), self.count)
+        elem_ty = self.it.ty.elem.elems[1]
+        return fl.make_tuple([i, item], [t.INT, elem_ty])
+
+
+class ZipIter(Iterator):
+    def start(self) -> None:
+        self.inners = [self.fl.iterator(a) for a in self.it.args]
+        for x in self.inners:
+            x.start()
+
+    def next(self, done: ir.Block) -> ir.Value:
+        items = [x.next(done) for x in self.inners]
+        return self.fl.make_tuple(items, list(self.it.ty.elem.elems))
+
+
+class ReversedIter(Iterator):
+    """reversed(list | tuple | str | range): an index counting down."""
+
+    def start(self) -> None:
+        fl = self.fl
+        arg = self.it.args[0]
+        self.arg_ty = arg.ty
+        if isinstance(arg.ty, t.IterType):  # reversed(range(...))
+            self.range_list = fl.call_rt("range_list", [
+                *[fl.as_int(fl.expr(a), a.ty) for a in arg.args]] + [c64(0)] * (3 - len(arg.args))
+                + [c64(len(arg.args))], module="rt.lists")
+            self.obj = self.range_list
+            self.kind = "list"
+        else:
+            self.obj = fl.b.ptrtoint(fl.expr(arg), I64)
+            self.kind = "list" if isinstance(arg.ty, t.ListType) else (
+                "tuple" if isinstance(arg.ty, t.TupleType) else "str")
+        if self.kind == "str":
+            self.obj = fl.call_rt("str_reversed_list", [self.obj], module="rt.strings")
+            self.kind = "list"
+        self.index = fl.entry_alloca(I64, "rev.i")
+        fl.b.store(fl.load_at(self.obj, 8), self.index)
+
+    def next(self, done: ir.Block) -> ir.Value:
+        fl, b = self.fl, self.fl.b
+        i = b.sub(b.load(self.index, typ=I64), c64(1))
+        length = fl.load_at(self.obj, 8)
+        body = fl.new_block("rev.body")
+        # CPython's reversed list iterator stops if the list shrank below the index
+        b.cbranch(b.and_(b.icmp_signed(">=", i, c64(0)), b.icmp_signed("<", i, length)), body,
+                  done)
+        b.position_at_end(body)
+        b.store(i, self.index)
+        elem = self.it.ty.elem
+        if self.kind == "list":
+            items = fl.load_at(self.obj, LIST_ITEMS)
+            return fl.from_slot(b.load(b.inttoptr(fl.slot_addr(items, i, 8), PTR), typ=I64),
+                                elem)
+        return fl.from_slot(b.load(b.inttoptr(fl.slot_addr(self.obj, i, TUPLE_SLOTS), PTR),
+                                   typ=I64), elem)
