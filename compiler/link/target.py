@@ -34,6 +34,7 @@ PLATFORM_CONTRACT = {
     "applc_plat_monotonic_ns": "declare i64 @applc_plat_monotonic_ns()",
     "applc_plat_boot_tsc": "declare i64 @applc_plat_boot_tsc()",
     "applc_plat_tsc_hz": "declare i64 @applc_plat_tsc_hz()",
+    "applc_plat_stack_top": "declare i64 @applc_plat_stack_top()",
     "applc_stack_limit": "@applc_stack_limit = external global i64",
 }
 

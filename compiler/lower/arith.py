@@ -116,6 +116,10 @@ def compare(fl: "FunctionLowerer", op: str, a: ir.Value, at: t.Type, b: ir.Value
             bt: t.Type) -> ir.Value:
     bld = fl.b
     if op in ("is", "is not"):
+        if isinstance(at, t.OptionalType) or isinstance(bt, t.OptionalType):
+            value = a if isinstance(at, t.OptionalType) else b
+            null = bld.icmp_unsigned("==", bld.ptrtoint(value, I64), ZERO)
+            return null if op == "is" else bld.not_(null)
         same = at is t.NONE and bt is t.NONE
         return ir.Constant(I1, int(same == (op == "is")))
     if op in ("in", "not in"):
@@ -151,7 +155,24 @@ def compare(fl: "FunctionLowerer", op: str, a: ir.Value, at: t.Type, b: ir.Value
         return bld.icmp_signed(op, r, ZERO)
     if at is t.NONE and bt is t.NONE:
         return ir.Constant(I1, int(op == "=="))
+    if op in ("==", "!=") and at == bt:
+        from .reprs import equal_values
+
+        e = equal_values(fl, a, b, at)
+        return e if op == "==" else bld.not_(e)
+    if op in ("==", "!=") and (isinstance(at, t.OptionalType) or isinstance(bt, t.OptionalType)):
+        return optional_equal(fl, op, a, at, b, bt)
     if op in ("==", "!="):
         # values of different types are never equal (the checker allowed only these)
         return ir.Constant(I1, int(op == "!="))
     raise InternalError(fl.span, f"comparison {at} {op} {bt}")
+
+
+def optional_equal(fl: "FunctionLowerer", op: str, a: ir.Value, at: t.Type, b: ir.Value,
+                   bt: t.Type) -> ir.Value:
+    """`x == None`, `opt == 3`...: compare as the common optional type."""
+    from .reprs import equal_values
+
+    common = at if isinstance(at, t.OptionalType) else bt
+    e = equal_values(fl, fl.coerce(a, at, common), fl.coerce(b, bt, common), common)
+    return e if op == "==" else fl.b.not_(e)

@@ -141,9 +141,15 @@ def _radix(fl, args, types, e):
     return fl.call_rt("str_radix", [fl.as_int(args[0], types[0]), ir.Constant(I64, base)])
 
 
+def _repr(fl, args, types, e):
+    from .reprs import repr_value
+
+    return repr_value(fl, args[0], types[0])
+
+
 LOWER = {
     "len": _len, "abs": _abs, "min": _minmax, "max": _minmax, "round": _round,
     "int": _int, "float": _float, "str": _str, "bool": _bool,
-    "hex": _radix, "oct": _radix, "bin": _radix,
+    "hex": _radix, "oct": _radix, "bin": _radix, "repr": _repr,
 }
 

@@ -84,6 +84,9 @@ class ProgramLowerer:
         self.no_red_zone = no_red_zone
         self.functions: dict[int, ir.Function] = {}
         self.pending: list[t.Function] = []
+        # generated per-type functions (repr, ==, hash...): built after use, like pending
+        self.generated: dict[tuple, ir.Function] = {}
+        self.generated_pending: list = []
         self.globals: dict[int, ir.GlobalVariable] = {}
         self.strings: dict[str, ir.Constant] = {}
         self.defaults: dict[tuple[int, int], ir.GlobalVariable] = {}
@@ -99,6 +102,14 @@ class ProgramLowerer:
 
     def memfunc(self, name: str) -> ir.Function:
         return self.memfuncs[name]
+
+    def linker_symbol(self, name: str) -> ir.GlobalVariable:
+        gv = self.module.globals.get(name)
+        if gv is None:
+            gv = ir.GlobalVariable(self.module, I8, name)
+            gv.linkage = "external"
+            gv.storage_class = "dso_local"
+        return gv
 
     def platform(self, name: str, ret: ir.Type, params: list[ir.Type]) -> ir.Function:
         """A function of the platform interface (docs/platform.md), declared on first use."""
@@ -128,9 +139,12 @@ class ProgramLowerer:
                 if isinstance(sym, t.Function) and sym.module is m and sym.export:
                     self.function(sym)
         self.define_main()
-        while self.pending:
-            f = self.pending.pop()
-            FunctionLowerer(self, f.module, f).lower_function()
+        while self.pending or self.generated_pending:
+            if self.pending:
+                f = self.pending.pop()
+                FunctionLowerer(self, f.module, f).lower_function()
+            else:
+                self.generated_pending.pop()()
         return self.module
 
     def declare_module(self, m: t.ModuleInfo) -> None:
@@ -318,7 +332,8 @@ class Loop:
 class FunctionLowerer(HeapLowering):
     """Lowers one function body (or one module's top-level code) into an ir.Function."""
 
-    def __init__(self, prog: ProgramLowerer, module: t.ModuleInfo, func: t.Function | None):
+    def __init__(self, prog: ProgramLowerer, module: t.ModuleInfo, func: t.Function | None,
+                 name: str | None = None):
         self.prog = prog
         self.module = module
         self.func = func
@@ -329,7 +344,7 @@ class FunctionLowerer(HeapLowering):
         self.b: ir.IRBuilder
         self.unwind_bb: ir.Block
         self.file_const = prog.str_const(module.path)
-        self.name_const = prog.str_const(func.name if func else "<module>")
+        self.name_const = prog.str_const(name or (func.name if func else "<module>"))
 
     # ------------------------------------------------------------------ setup
 
@@ -1032,6 +1047,15 @@ class FunctionLowerer(HeapLowering):
 
     # ------------------------------------------------------------------ conversions
 
+    def class_str(self, v: ir.Value, ty: t.Type) -> ir.Value | None:
+        return None  # classes with __str__: see classes
+
+    def class_repr(self, v: ir.Value, ty: t.Type) -> ir.Value | None:
+        return None  # classes with __repr__: see classes
+
+    def class_eq(self, a: ir.Value, b: ir.Value, ty: t.Type) -> ir.Value | None:
+        return None  # classes with __eq__: see classes
+
     def to_str(self, v: ir.Value, ty: t.Type) -> ir.Value:
         if ty is t.STR:
             return v
@@ -1043,4 +1067,6 @@ class FunctionLowerer(HeapLowering):
             return self.b.select(v, self.prog.str_const("True"), self.prog.str_const("False"))
         if ty is t.NONE:
             return self.prog.str_const("None")
-        raise InternalError(self.span, f"str() of {ty}")
+        from .reprs import str_value
+
+        return str_value(self, v, ty)

@@ -86,6 +86,20 @@ def lower_intrinsic(fl: "FunctionLowerer", name: str, e: n.Call) -> ir.Value:
         fn = fl.prog.platform("applc_plat_exit", VOID, [I32])
         b.call(fn, [b.trunc(args[0], I32)])
         return ir.Constant(I8, 0)
+    if name == "stack_pointer":
+        return b.asm(ir.FunctionType(I64, []), "mov %rsp, $0", "=r", [], True)
+    if name == "stack_top":
+        return b.call(fl.prog.platform("applc_plat_stack_top", I64, []), [])
+    if name in ("data_start", "data_end"):
+        # linker-defined (docs/platform.md): the image's data and bss hold the globals
+        sym = "__data_start" if name == "data_start" else "__bss_end"
+        return b.ptrtoint(fl.prog.linker_symbol(sym), I64)
+    if name == "spill_registers":
+        # clobbering the callee-saved registers makes this function save them in its
+        # frame, where the conservative stack scan finds any pointer they held
+        b.asm(ir.FunctionType(ir.VoidType(), []), "",
+              "~{rbx},~{rbp},~{r12},~{r13},~{r14},~{r15},~{memory}", [], True)
+        return ir.Constant(I8, 0)
     if name == "plat_argc":
         return b.call(fl.prog.platform("applc_plat_argc", I64, []), [])
     if name == "plat_argv":

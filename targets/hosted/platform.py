@@ -78,6 +78,7 @@ class _Globals:
         self.heap_start = global_var(module, "applc_hosted_heap_start", I64)
         self.heap_end = global_var(module, "applc_hosted_heap_end", I64)
         self.boot_tsc = global_var(module, "applc_hosted_boot_tsc", I64)
+        self.stack_top = global_var(module, "applc_hosted_stack_top", I64)
 
 
 class _Syscalls:
@@ -129,6 +130,7 @@ def _accessors(module, g: _Globals):
         ("applc_plat_heap_end", g.heap_end),
         ("applc_plat_argc", g.argc),
         ("applc_plat_boot_tsc", g.boot_tsc),
+        ("applc_plat_stack_top", g.stack_top),
     ):
         w = FunctionWriter(module, name, I64, ())
         w.b.ret(w.b.load(var))
@@ -156,6 +158,8 @@ def _start(module, g: _Globals, sys, exit_fn) -> ir.Function:
     w = FunctionWriter(module, "applc_hosted_start", VOID, (PTR, I64), attributes=("noreturn", "noinline"))
     sp, tsc = w.args
     w.b.store(tsc, g.boot_tsc)
+    # the collector scans the stack up to here (the kernel's argv/env strings lie above)
+    w.b.store(w.addr(sp), g.stack_top)
     argc = w.load_at(I64, sp)
     argv = w.b.add(w.addr(sp), I64(8))
     w.b.store(argc, g.argc)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from llvmlite import ir
 
 from applc.link.freestanding import add_mem_functions
-from applc.link.irkit import I8, I32, I64, VOID, mark_used, with_module_asm
+from applc.link.irkit import I8, I32, I64, VOID, extern_global, mark_used, with_module_asm
 from applc.targets.kvm.boot import BOOT_ASM, GUARD_SIZE, STACK_SLACK
 from applc.targets.kvm.clock import add_clock
 from applc.targets.kvm.cmdline import add_cmdline
@@ -50,6 +50,10 @@ def _heap_accessors(k: KvmModule) -> None:
     for name, var in (("applc_plat_heap_start", k.heap_start), ("applc_plat_heap_end", k.heap_end)):
         w = k.writer(name, I64, linkage="external")
         w.b.ret(w.b.load(var))
+    # the top of the boot stack (the collector scans from the stack pointer up to it)
+    top = extern_global(k.module, "applc_kvm_stack_top")
+    w = k.writer("applc_plat_stack_top", I64, linkage="external")
+    w.b.ret(w.b.ptrtoint(top, I64))
 
 
 def _start(k: KvmModule) -> ir.Function:
