@@ -70,6 +70,7 @@ class Scope:
         self.func = func
         self.defined: set[str] = set()  # definitely-assigned locals here
         self.loops: list[list[set[str]]] = []  # defined-sets at each `break`
+        self.narrowed: dict[int, t.Type] = {}  # LocalVar id -> its narrowed type here
 
     @property
     def is_module(self) -> bool:
@@ -504,10 +505,11 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks):
         e.ref = t.ExceptionClass(target.id)
 
     def stmt_Assert(self, s: n.Assert) -> None:
-        self.check_cond(s.test)
+        when_true, _ = self.check_cond(s.test)
         if s.msg is not None:
             mt = self.check_expr(s.msg)
             self.expect_type(s.msg, mt, t.STR, "the assertion message")
+        self.apply_narrowing(when_true)
 
     def stmt_Break(self, s: n.Break) -> None:
         sc = self.scope
@@ -525,20 +527,41 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks):
 
     def stmt_If(self, s: n.If) -> None:
         sc = self.scope
-        self.check_cond(s.test)
+        when_true, when_false = self.check_cond(s.test)
         before = set(sc.defined)
+        narrowed = dict(sc.narrowed)
+        self.apply_narrowing(when_true)
         after_body = self.check_block(s.body)
+        body_narrowed = sc.narrowed
         sc.defined = set(before)
+        sc.narrowed = dict(narrowed)
+        self.apply_narrowing(when_false)
         after_else = self.check_block(s.orelse)
+        else_narrowed = sc.narrowed
         sc.defined = _meet(after_body, after_else)
+        # after the if: what holds on every path that gets here
+        if isinstance(after_body, _Terminated):
+            sc.narrowed = else_narrowed
+        elif isinstance(after_else, _Terminated):
+            sc.narrowed = body_narrowed
+        else:
+            sc.narrowed = {k: ty for k, ty in body_narrowed.items()
+                           if else_narrowed.get(k) == ty}
 
     def stmt_While(self, s: n.While) -> None:
         sc = self.scope
-        self.check_cond(s.test)
+        self.forget_narrowings_assigned_in(s.body + s.orelse)
+        when_true, when_false = self.check_cond(s.test)
         before = set(sc.defined)
         infinite = is_true_constant(s.test)
         sc.loops.append([])
+        narrowed = dict(sc.narrowed)
+        self.apply_narrowing(when_true)
         self.check_block(s.body)
+        sc.narrowed = narrowed
+        self.forget_narrowings_assigned_in(s.body)
+        if not any(isinstance(x, n.Break) for x in walk_stmts(s.body)):
+            self.apply_narrowing(when_false)
         breaks = sc.loops.pop()
         sc.defined = set(before)
         if s.orelse:
@@ -553,6 +576,7 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks):
         if s.is_async:
             self.error(s, "'async for' is not supported by apy (yet)")
         elem = self.check_iterable(s.iter)
+        self.forget_narrowings_assigned_in(s.body + s.orelse)
         before = set(sc.defined)
         self.bind_target(s.target, elem, s.iter)
         sc.loops.append([])
@@ -565,6 +589,19 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks):
         for b in breaks:
             after = _meet(after, b)
         sc.defined = after
+
+    def forget_narrowings_assigned_in(self, body: list[n.Stmt]) -> None:
+        """A loop may run its body again: narrowings of what it assigns don't hold there."""
+        sc = self.scope
+        if not sc.narrowed:
+            return
+        names = {name for st in walk_stmts(body) for tgt in assigned_targets(st)
+                 for name in names_in_target(tgt)}
+        locals_ = sc.func.locals if sc.func else {}
+        for name in names:
+            var = locals_.get(name)
+            if var is not None:
+                sc.narrowed.pop(id(var), None)
 
     def check_iterable(self, it: n.Expr) -> t.Type:
         """Check what a for loop or comprehension iterates over; the type of its items."""
@@ -740,6 +777,10 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks):
             target.ref = sym
             target.ty = sym.ty
             sc.defined.add(name)
+            sc.narrowed.pop(id(sym), None)
+            if isinstance(sym.ty, t.OptionalType) and vt not in (t.ERROR, t.NONE) and \
+                    not isinstance(vt, t.OptionalType):
+                sc.narrowed[id(sym)] = sym.ty.inner
             return
         local = sc.func.locals.get(name)
         if local is None:
@@ -756,24 +797,82 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks):
         target.ref = local
         target.ty = local.ty
         sc.defined.add(name)
+        # assigning re-narrows: `x = 5` makes an `int | None` x an int until changed again
+        sc.narrowed.pop(id(local), None)
+        if isinstance(local.ty, t.OptionalType) and vt is not t.ERROR and not isinstance(
+                vt, t.OptionalType) and vt is not t.NONE and vt != local.ty:
+            sc.narrowed[id(local)] = local.ty.inner
 
     # ------------------------------------------------------------------ expressions
 
-    def check_cond(self, e: n.Expr) -> t.Type:
-        """An expression used only for its truth value (if/while/assert tests)."""
+    def check_cond(self, e: n.Expr) -> tuple[dict, dict]:
+        """Check an expression used for its truth value (if/while/assert tests).
+
+        Returns the narrowings it implies: (when true, when false), each a dict
+        LocalVar id -> (LocalVar, narrowed type). `x is not None` narrows
+        `x: T | None` to T when true; `not`, `and` and `or` combine narrowings.
+        """
         if isinstance(e, n.BoolOp):
-            for v in e.values:
-                self.check_cond(v)
             e.ty = t.BOOL
             e.ref = "cond"
-            return t.BOOL
+            saved = dict(self.scope.narrowed)
+            trues: dict = {}
+            falses: dict = {}
+            for i, v in enumerate(e.values):
+                vt, vf = self.check_cond(v)
+                # later operands are checked knowing how the earlier ones came out
+                self.scope.narrowed.update({k: ty for k, (_, ty) in (vt if e.op == "and"
+                                                                       else vf).items()})
+                if e.op == "and":
+                    trues.update(vt)
+                    falses = vf if i == 0 else {k: x for k, x in falses.items() if k in vf}
+                else:
+                    falses.update(vf)
+                    trues = vt if i == 0 else {k: x for k, x in trues.items() if k in vt}
+            self.scope.narrowed = saved
+            return trues, falses
         if isinstance(e, n.UnaryOp) and e.op == "not":
-            self.check_cond(e.operand)
+            vt, vf = self.check_cond(e.operand)
             e.ty = t.BOOL
-            return t.BOOL
+            return vf, vt
         ty = self.check_expr(e)
         self.check_truthy(e, ty)
-        return ty
+        return self.narrowings_of(e, ty)
+
+    def narrowings_of(self, e: n.Expr, ty: t.Type) -> tuple[dict, dict]:
+        def local_of(x: n.Expr):
+            # globals narrow too; their reads are re-checked at run time (a call in
+            # between may have changed them), locals can only change where we see it
+            if isinstance(x, n.Name) and isinstance(x.ref, (t.LocalVar, t.GlobalVar)):
+                return x.ref
+            return None
+
+        var = local_of(e)
+        if var is not None and isinstance(var.ty, t.OptionalType):
+            return {id(var): (var, var.ty.inner)}, {}
+        if isinstance(e, n.Compare) and len(e.ops) == 1 and e.ops[0] in ("is", "is not"):
+            left, right = e.left, e.comparators[0]
+            if isinstance(right, n.Constant) and right.value is None:
+                var = local_of(left)
+            elif isinstance(left, n.Constant) and left.value is None:
+                var = local_of(right)
+            else:
+                var = None
+            if var is not None and isinstance(var.ty, t.OptionalType):
+                some = {id(var): (var, var.ty.inner)}
+                return ({}, some) if e.ops[0] == "is" else (some, {})
+        if isinstance(e, n.Call) and isinstance(e.func, n.Name) and e.func.id == "isinstance" \
+                and len(e.args) == 2:
+            var = local_of(e.args[0])
+            cls = e.args[1].ty
+            if var is not None and cls not in (None, t.ERROR) and not isinstance(
+                    e.args[1], n.TupleExpr):
+                return {id(var): (var, cls)}, {}
+        return {}, {}
+
+    def apply_narrowing(self, narrow: dict) -> None:
+        for k, (_, ty) in narrow.items():
+            self.scope.narrowed[k] = ty
 
     def check_truthy(self, e: n.Expr, ty: t.Type) -> None:
         if ty not in (t.INT, t.FLOAT, t.BOOL, t.STR, t.NONE, t.ERROR):
@@ -876,8 +975,9 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks):
             return t.ERROR
         if isinstance(sym, t.LocalVar):
             sc = self.scope
+            narrowed = sc.narrowed.get(id(sym))
             if ".comp" in sym.name:
-                return sym.ty
+                return narrowed or sym.ty
             if e.id not in sc.defined:
                 if isinstance(sc.defined, _Terminated):
                     pass
@@ -887,9 +987,9 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks):
                         f"local variable '{e.id}' may be used before it is assigned",
                         hint="assign it on every path before this line",
                     )
-            return sym.ty
+            return narrowed or sym.ty
         if isinstance(sym, t.GlobalVar):
-            return sym.ty
+            return self.scope.narrowed.get(id(sym)) or sym.ty
         if isinstance(sym, t.Function):
             self.error(e, "functions as values are not supported by apy (yet)")
             return t.ERROR
@@ -996,9 +1096,14 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks):
         return t.BOOL
 
     def expr_IfExp(self, e: n.IfExp, expected: t.Type | None = None) -> t.Type:
-        self.check_cond(e.test)
+        when_true, when_false = self.check_cond(e.test)
+        saved = dict(self.scope.narrowed)
+        self.apply_narrowing(when_true)
         bt = self.check_expr(e.body, expected)
+        self.scope.narrowed = dict(saved)
+        self.apply_narrowing(when_false)
         ot = self.check_expr(e.orelse, expected)
+        self.scope.narrowed = saved
         if t.ERROR in (bt, ot):
             return t.ERROR
         if expected is not None and self.compatible(bt, expected) and self.compatible(ot, expected):

@@ -802,7 +802,13 @@ class FunctionLowerer(HeapLowering):
             v = self.b.load(self.vars[id(sym)], typ=lty(sym.ty))
             return self.coerce(v, sym.ty, e.ty)  # a narrowed `T | None` is read as T
         if isinstance(sym, t.GlobalVar):
-            return self.coerce(self.prog.global_value(self.b, sym), sym.ty, e.ty)
+            v = self.prog.global_value(self.b, sym)
+            if isinstance(sym.ty, t.OptionalType) and not isinstance(e.ty, t.OptionalType) \
+                    and e.ty is not t.NONE:
+                # narrowed by a test, but a call since then may have set it to None
+                is_none = self.b.icmp_unsigned("==", self.b.ptrtoint(v, I64), ir.Constant(I64, 0))
+                self.guard(is_none, "TypeError", f"'{e.id}' is None here")
+            return self.coerce(v, sym.ty, e.ty)
         raise InternalError(e.span, f"name {e.id} resolved to {sym!r}")
 
     def expr_IfExp(self, e: n.IfExp) -> ir.Value:

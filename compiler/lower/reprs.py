@@ -81,6 +81,22 @@ def str_value(fl: "FunctionLowerer", v: ir.Value, ty: t.Type) -> ir.Value:
         return v
     if ty in (t.INT, t.FLOAT, t.BOOL, t.NONE):
         return fl.to_str(v, ty)
+    if isinstance(ty, t.OptionalType):
+        b = fl.b
+        is_none = b.icmp_unsigned("==", b.ptrtoint(v, I64), ir.Constant(I64, 0))
+        none_bb, some_bb, end = fl.new_block("none"), fl.new_block("some"), fl.new_block("str")
+        b.cbranch(is_none, none_bb, some_bb)
+        b.position_at_end(none_bb)
+        b.branch(end)
+        b.position_at_end(some_bb)
+        some = str_value(fl, fl.coerce(v, ty, ty.inner), ty.inner)
+        some_end = b.block
+        b.branch(end)
+        b.position_at_end(end)
+        phi = b.phi(PTR)
+        phi.add_incoming(fl.prog.str_const("None"), none_bb)
+        phi.add_incoming(some, some_end)
+        return phi
     custom = fl.class_str(v, ty)
     if custom is not None:
         return custom
