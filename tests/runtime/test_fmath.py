@@ -243,8 +243,25 @@ def test_pow_fractional_exponents(x, y, r):
     assert fm.py_float_pow(x, y) == r
 
 
+@many(1500)
+@given(st.one_of(st.integers(1, 2**21).map(float), st.floats(0.01, 100)), st.integers(3, 64),
+       st.integers(-1100, 1000))
+@example(9.0, 17, 0)  # exact ties, rounded to even (glibc rounds 10.0 ** 23 up)
+@example(10.0, 23, 0)
+@example(116.0, 11, 0)
+def test_pow_integer_exponents_are_correctly_rounded(base, n, scale):
+    x = math.ldexp(base, scale // n)
+    exact = Fraction(x) ** n
+    try:
+        expected = float(exact)
+    except OverflowError:
+        expected = INF
+    assert outcome(fm.py_float_pow, x, float(n)) == (
+        ("OverflowError", "(34, 'Numerical result out of range')") if expected == INF else ("ok", expected))
+
+
 def test_pow_of_ten_is_correctly_rounded():
-    for k in range(-320, 23):
+    for k in range(-320, 309):
         assert fm.py_float_pow(10.0, float(k)) == float(Fraction(10) ** k), k
 
 
