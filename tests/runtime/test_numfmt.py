@@ -133,7 +133,7 @@ def test_repr_binade_edges():
                 assert text(nf.fmt_float_repr, x) == repr(x), x
 
 
-# =========================================================================== '%f' and '%e'
+# =========================================================================== '%f', '%e', '%g'
 
 
 @many(1500)
@@ -148,19 +148,27 @@ def test_exp(x, prec):
     assert text(nf.fmt_float_exp, x, prec) == "%.*e" % (prec, x)
 
 
+@many(1500)
+@given(doubles, st.integers(0, 40))
+def test_general(x, prec):
+    assert text(nf.fmt_float_general, x, prec) == "%.*g" % (prec, x)
+
+
 @many(1000)
 @given(moderate, st.integers(0, 25))
-def test_fixed_and_exp_of_ties(x, prec):
+def test_fixed_exp_general_of_ties(x, prec):
     """Values that sit on or next to a decimal tie at the printed precision."""
     assert text(nf.fmt_float_fixed, x, prec) == "%.*f" % (prec, x)
     assert text(nf.fmt_float_exp, x, prec) == "%.*e" % (prec, x)
+    assert text(nf.fmt_float_general, x, prec) == "%.*g" % (prec, x)
 
 
-@pytest.mark.parametrize("x", EDGE_FLOATS)
-@pytest.mark.parametrize("prec", [0, 1, 2, 3, 16, 17, 30])
-def test_fixed_and_exp_edges(x, prec):
+@pytest.mark.parametrize("x", EDGE_FLOATS + [99999.5, 999999.5, 0.00009999995, 9.9999, 1234567.0])
+@pytest.mark.parametrize("prec", [0, 1, 2, 3, 6, 16, 17, 30])
+def test_fixed_exp_general_edges(x, prec):
     assert text(nf.fmt_float_fixed, x, prec) == "%.*f" % (prec, x)
     assert text(nf.fmt_float_exp, x, prec) == "%.*e" % (prec, x)
+    assert text(nf.fmt_float_general, x, prec) == "%.*g" % (prec, x)
 
 
 @pytest.mark.parametrize("x", [5e-324, -5e-324, 1.7976931348623157e308, 0.1, 2.0**-1022, 1e-300])
@@ -169,6 +177,7 @@ def test_every_digit_of_a_double(x, prec):
     """Beyond its last significant digit a double prints zeros, however long."""
     assert text(nf.fmt_float_fixed, x, prec) == "%.*f" % (prec, x)
     assert text(nf.fmt_float_exp, x, prec) == "%.*e" % (prec, x)
+    assert text(nf.fmt_float_general, x, prec) == "%.*g" % (prec, x)
 
 
 def test_negative_precision_is_refused():
@@ -176,6 +185,8 @@ def test_negative_precision_is_refused():
         nf.fmt_float_fixed(1.0, -1, OUT)
     with pytest.raises(ValueError):
         nf.fmt_float_exp(1.0, -1, OUT)
+    with pytest.raises(ValueError):
+        nf.fmt_float_general(1.0, -1, OUT)
 
 
 # =========================================================================== round()
@@ -333,7 +344,7 @@ def float_shapes(draw):
     return maybe(st.sampled_from(" \t\n")) + maybe(st.sampled_from("+-")) + number + exponent + maybe(st.just(" "))
 
 
-@many(1000)
+@many(700)
 @given(float_shapes())
 def test_parse_wellformed_shapes(s):
     check_parse(s)
