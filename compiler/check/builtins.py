@@ -375,9 +375,9 @@ def _isinstance(ck, e, expected):
     ck.check_expr(e.args[0])
     classes = e.args[1].elts if isinstance(e.args[1], n.TupleExpr) else [e.args[1]]
     for c in classes:
-        ty = ck.resolve_class_operand(c)
-        c.ty = ty
-    e.args[1].ty = t.ERROR
+        c.ty = ck.resolve_class_operand(c)
+    if isinstance(e.args[1], n.TupleExpr):
+        e.args[1].ty = t.ERROR
     return B
 
 

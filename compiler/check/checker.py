@@ -33,6 +33,12 @@ import attrs
 from ..diag import Diagnostics
 from ..parse import nodes as n
 from . import types as t
+from .classes import (
+    ClassChecks,
+    ClassInfo,
+    ClassType,
+    builtin_exception_classes,
+)
 from .heap import ComprehensionChecks, HeapChecks, MethodChecks
 from .builtins import (
     BUILTIN_FUNCTIONS,
@@ -77,13 +83,17 @@ class Scope:
         return self.func is None
 
 
-class Checker(HeapChecks, ComprehensionChecks, MethodChecks):
+class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks):
     def __init__(self, diags: Diagnostics) -> None:
         self.diags = diags
         self.modules: dict[str, t.ModuleInfo] = {}
         self.scope: Scope | None = None
         self.comp_scopes: list = []  # innermost comprehension last
         self.comp_counter = 0
+        self.all_classes: list[ClassInfo] = []
+        self.builtin_classes = builtin_exception_classes()
+        self.current_module: t.ModuleInfo | None = None
+        self.synthetic: dict = {}
 
     def compatible(self, actual: t.Type, expected: t.Type) -> bool:
         """May a value of type `actual` be used where `expected` is wanted?
@@ -102,9 +112,6 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks):
             inner = actual.inner if isinstance(actual, t.OptionalType) else actual
             return self.compatible(inner, expected.inner)
         return self.is_subclass_type(actual, expected)
-
-    def is_subclass_type(self, actual: t.Type, expected: t.Type) -> bool:
-        return False  # classes: see classes.py
 
     def resolve_class_operand(self, e: n.Expr) -> t.Type:
         """The class named by the second argument of isinstance()."""
@@ -129,15 +136,47 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks):
         for m in modules:
             self.modules[m.name] = m
         for m in modules:
+            self.declare_class_names(m)
+        for c in list(self.all_classes):
+            self.current_module = c.module
+            self.declare_class_bases(c)
+        for c in self.classes_base_first():
+            self.declare_class_members(c)
+        for m in modules:
+            self.current_module = m
             self.declare_module(m)
         for m in modules:
             self.declare_imports(m)
+        self.finish_classes()
         for m in modules:
             self.check_module_body(m)
         for m in modules:
             for sym in list(m.globals.values()):
                 if isinstance(sym, t.Function) and sym.module is m:
                     self.check_function(sym)
+        for c in self.all_classes:
+            for f in c.methods.values():
+                self.check_function(f)
+
+    def classes_base_first(self) -> list[ClassInfo]:
+        out: list[ClassInfo] = []
+        seen: set[int] = set()
+
+        def visit(c: ClassInfo, depth: int = 0) -> None:
+            if id(c) in seen or c.builtin:
+                return
+            if depth > len(self.all_classes):
+                self.error(c.node.name_span, f"class '{c.name}' inherits from itself")
+                c.base = None
+                return
+            if c.base is not None:
+                visit(c.base, depth + 1)
+            seen.add(id(c))
+            out.append(c)
+
+        for c in self.all_classes:
+            visit(c)
+        return out
 
     # ------------------------------------------------------------------ pass 1: declare
 
@@ -193,8 +232,11 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks):
                     continue
                 m.globals[alias.asname or alias.name] = intr
             return
-        if stmt.module in ("__future__", "typing") and stmt.level == 0:
-            return  # annotations-only imports: nothing to do at run time
+        if stmt.module in ("__future__", "typing", "dataclasses") and stmt.level == 0:
+            for alias in stmt.names:
+                if stmt.module == "dataclasses" and alias.name not in ("dataclass",):
+                    self.error(alias, f"'dataclasses.{alias.name}' is not supported by apy (yet)")
+            return  # decorators and annotations: the compiler knows them by name
         runtime = self.modules.get("rt." + (stmt.module or ""))
         if m.privileged and runtime is not None and stmt.level == 0:
             # runtime modules import each other by their short names
@@ -208,8 +250,26 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks):
         self.error(stmt, "import statements are not supported by apy (yet)")
 
     def declare_function(self, m: t.ModuleInfo, fd: n.FunctionDef) -> None:
+        func = self.make_function(m, fd)
+        if func is None:
+            return
+        if fd.name in m.globals and not isinstance(m.globals[fd.name], t.Function):
+            self.error(fd.name_span, f"'{fd.name}' is already defined")
+            return
+        if fd.name in m.globals:
+            self.error(fd.name_span, f"function '{fd.name}' is defined twice")
+            return
+        m.globals[fd.name] = func
+
+    def make_function(self, m: t.ModuleInfo, fd: n.FunctionDef,
+                      cls: "ClassInfo | None" = None) -> t.Function | None:
+        """A Function from a `def`: parameters and return type from its annotations."""
         export = None
+        static = False
         for dec in fd.decorators:
+            if cls is not None and isinstance(dec, n.Name) and dec.id == "staticmethod":
+                static = True
+                continue
             if (
                 m.privileged
                 and isinstance(dec, n.Call)
@@ -225,7 +285,12 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks):
         if fd.is_async:
             self.error(fd.name_span, "'async def' is not supported by apy (yet)")
         params: list[t.Param] = []
-        for a in fd.args.args:
+        for i, a in enumerate(fd.args.args):
+            if cls is not None and not static and i == 0:
+                if a.annotation is not None:
+                    self.error(a, "leave 'self' unannotated: its type is the class")
+                params.append(t.Param(a.name, cls.ty, None, "normal", a.span))
+                continue
             if a.kind in ("vararg", "kwarg"):
                 star = "*" if a.kind == "vararg" else "**"
                 self.error(a, f"'{star}{a.name}' parameters are not supported by apy (yet)")
@@ -240,7 +305,12 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks):
             else:
                 ty = self.resolve_annotation(a.annotation)
             params.append(t.Param(a.name, ty, a.default, a.kind, a.span))
-        if fd.returns is None:
+        if cls is not None and not static and not fd.args.args:
+            self.error(fd.name_span, f"method '{fd.name}' needs a 'self' parameter")
+            return None
+        if fd.returns is None and cls is not None and fd.name == "__init__":
+            ret = t.NONE
+        elif fd.returns is None:
             self.error(
                 fd.name_span,
                 f"function '{fd.name}' needs a return type annotation",
@@ -249,15 +319,9 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks):
             ret = t.ERROR
         else:
             ret = self.resolve_annotation(fd.returns)
-        func = t.Function(fd.name, m, params, ret, fd, export=export)
-        if fd.name in m.globals and not isinstance(m.globals[fd.name], t.Function):
-            self.error(fd.name_span, f"'{fd.name}' is already defined as a variable")
-            return
-        if fd.name in m.globals:
-            self.error(fd.name_span, f"function '{fd.name}' is defined twice")
-            return
-        m.globals[fd.name] = func
+        func = t.Function(fd.name, m, params, ret, fd, export=export, cls=cls, is_static=static)
         fd_ref[id(fd)] = func
+        return func
 
     def resolve_annotation(self, e: n.Expr) -> t.Type:
         """The type an annotation denotes: `int`, `list[str]`, `dict[str, int] | None`..."""
@@ -339,10 +403,6 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks):
         self.error(e, f"unknown generic type '{head}'")
         return t.ERROR
 
-    def class_type(self, name: str) -> t.Type | None:
-        """The type of class `name` as seen from the current module (classes: later)."""
-        return None
-
     # ------------------------------------------------------------------ pass 2: module bodies
 
     def check_module_body(self, m: t.ModuleInfo) -> None:
@@ -416,6 +476,31 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks):
                 method(stmt)
         return sc.defined
 
+    def stmt_ClassDef(self, s: n.ClassDef) -> None:
+        if not self.scope.is_module:
+            self.error(s.name_span, "classes inside functions are not supported by apy (yet)")
+            return
+        info = self.scope.module.globals.get(s.name)
+        if not isinstance(info, ClassInfo) or info.node is not s:
+            return
+        # class constants and field defaults are evaluated when the class statement runs
+        for name, g in info.consts.items():
+            value = next(st.value for st in s.body if isinstance(st, n.Assign)
+                         and isinstance(st.targets[0], n.Name) and st.targets[0].id == name)
+            g.ty = self.check_expr(value)
+            if g.ty is t.NONE:
+                self.error(value, f"cannot infer a type for '{name}' from None")
+        for name, default in info.field_defaults.items():
+            if default.ty is not None:
+                continue  # checked with the base class
+            dt = self.check_expr(default, info.fields[name])
+            if not self.compatible(dt, info.fields[name]):
+                self.error(default, f"default of field '{name}' has type '{dt}', expected "
+                           f"'{info.fields[name]}'")
+            if isinstance(dt, (t.ListType, t.DictType, t.SetType)) and info.is_dataclass:
+                self.error(default, f"mutable default {dt} for field '{name}' is not allowed: "
+                           "use default_factory", hint="dataclasses reject mutable defaults too")
+
     def unsupported_stmt(self, stmt: n.Stmt) -> None:
         what = {
             "ClassDef": "class definitions",
@@ -488,21 +573,23 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks):
         self.terminate()
 
     def check_exception_value(self, e: n.Expr) -> None:
-        target = e.func if isinstance(e, n.Call) else e
-        if not (isinstance(target, n.Name) and target.id in EXCEPTION_NAMES):
-            self.error(e, "only builtin exceptions can be raised in apy (yet)",
-                       hint="raise ValueError('message'), for example")
+        """`raise X(...)`, `raise X` (a class: raised with no arguments) or `raise obj`."""
+        if isinstance(e, n.Name):
+            sym = self.lookup(e.id, e, quiet=True)
+            if isinstance(sym, ClassInfo):
+                e.ref = sym
+                e.ty = sym.ty
+                if not sym.is_exception:
+                    self.error(e, "exceptions must derive from BaseException")
+                elif not sym.builtin and sym.find_method("__init__") is not None and len(
+                        sym.find_method("__init__").params) > 1:
+                    self.error(e, f"{sym.name}() needs arguments: raise {sym.name}(...)")
+                return
+        ty = self.check_expr(e)
+        if ty is t.ERROR:
             return
-        target.ref = t.ExceptionClass(target.id)
-        target.ty = t.ERROR
-        if isinstance(e, n.Call):
-            if e.keywords or len(e.args) > 1:
-                self.error(e, f"{target.id}() takes at most one argument in apy (yet)")
-            for a in e.args:
-                at = self.check_expr(a)
-                self.expect_type(a, at, t.STR, f"the message of {target.id}")
-        e.ty = t.ERROR
-        e.ref = t.ExceptionClass(target.id)
+        if not (isinstance(ty, ClassType) and ty.info.is_exception):
+            self.error(e, f"exceptions must derive from BaseException, not '{ty}'")
 
     def stmt_Assert(self, s: n.Assert) -> None:
         when_true, _ = self.check_cond(s.test)
@@ -652,6 +739,12 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks):
             self.assign_target(target, vt, s.value)
 
     def stmt_AnnAssign(self, s: n.AnnAssign) -> None:
+        if isinstance(s.target, n.Attribute) and s.value is not None:
+            # `self.x: T = v` declares field x (see classes.infer_init_fields)
+            declared = self.resolve_annotation(s.annotation)
+            vt = self.check_expr(s.value, declared)
+            self.assign_target(s.target, vt, s.value)
+            return
         if not isinstance(s.target, n.Name):
             self.error(s.target, "annotated assignment to this target is not supported by apy (yet)")
             return
@@ -716,22 +809,32 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks):
             g.const = c
 
     def stmt_AugAssign(self, s: n.AugAssign) -> None:
-        if not isinstance(s.target, n.Name):
-            self.error(s.target, "augmented assignment to this target is not supported by apy (yet)")
+        if not isinstance(s.target, (n.Name, n.Attribute, n.Subscript)):
+            self.error(s.target, "augmented assignment to this target is not supported by apy")
             self.check_expr(s.value)
             return
         tt = self.check_expr(s.target)
+        if isinstance(tt, t.ListType) and s.op == "+":
+            # `xs += iterable` extends the list in place (list.__iadd__)
+            elem = self.check_iterable(s.value)
+            if not self.compatible(elem, tt.elem):
+                self.error(s.value, f"cannot extend '{tt}' with items of type '{elem}'")
+            s.target.ty = tt
+            if isinstance(s.target, n.Name):
+                self.store_name_check(s.target)
+            return
         vt = self.check_expr(s.value)
         rt = self.binop_type(s, s.op, tt, vt)
-        if rt is not t.ERROR and tt is not t.ERROR and rt != tt:
+        what = s.target.id if isinstance(s.target, n.Name) else "the target"
+        if rt is not t.ERROR and tt is not t.ERROR and not self.compatible(rt, tt):
             self.error(
                 s,
-                f"'{s.target.id} {s.op}= ...' would change the type of '{s.target.id}' "
-                f"from '{tt}' to '{rt}'",
+                f"'{s.op}=' would change the type of {what} from '{tt}' to '{rt}'",
                 hint=conversion_hint(rt, tt),
             )
         s.target.ty = tt
-        self.store_name_check(s.target)
+        if isinstance(s.target, n.Name):
+            self.store_name_check(s.target)
 
     def store_name_check(self, target: n.Name) -> None:
         """A name that is assigned in a function must be a local or declared global."""
@@ -747,6 +850,26 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks):
             self.assign_name(target, vt, value)
         elif isinstance(target, n.TupleExpr) or isinstance(target, n.ListExpr):
             self.bind_target(target, vt, value)
+        elif isinstance(target, n.Attribute):
+            tt = self.check_expr(target)
+            if isinstance(target.ref, t.GlobalVar):
+                self.error(target, "assigning class attributes is not supported by apy")
+            elif tt is not t.ERROR and not self.compatible(vt, tt):
+                self.error(value, f"cannot assign '{vt}' to field '{target.attr}' of type '{tt}'",
+                           conversion_hint(vt, tt))
+            info = getattr(target.ref, "info", None)
+            if info is not None and info.dc_frozen:
+                self.error(target, f"cannot assign to field '{target.attr}' of a frozen dataclass")
+        elif isinstance(target, n.Subscript):
+            tt = self.check_expr(target)
+            if tt is not t.ERROR and not self.compatible(vt, tt):
+                self.error(value, f"cannot assign '{vt}' to an item of type '{tt}'")
+            ct = target.value.ty
+            if ct is t.STR or ct is t.BYTES or isinstance(ct, t.TupleType):
+                self.error(target, f"'{ct}' object does not support item assignment")
+            elif target.ref == "slice" and not isinstance(ct, t.ListType) and ct is not \
+                    t.BYTEARRAY:
+                self.error(target, "slice assignment is supported on lists and bytearrays")
         elif isinstance(target, n.Starred):
             self.error(target, "starred assignment is not supported by apy (yet)")
         else:
@@ -957,8 +1080,8 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks):
             return sym
         if name in BUILTIN_FUNCTIONS:
             return t.Builtin(name)
-        if name in EXCEPTION_NAMES:
-            return t.ExceptionClass(name)
+        if name in self.builtin_classes:
+            return self.builtin_classes[name]
         if not quiet:
             if name in FORBIDDEN:
                 self.error(node, f"'{name}' is not supported by apy", hint=FORBIDDEN[name])
@@ -1132,10 +1255,13 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks):
                 return check_builtin_call(self, e, sym.name, expected)
             if isinstance(sym, t.Intrinsic):
                 return self.call_intrinsic(e, sym)
-            if isinstance(sym, t.ExceptionClass):
-                self.error(e, "exception objects can only be raised in apy (yet)")
-                self.check_args_only(e)
-                return t.ERROR
+            if isinstance(sym, ClassInfo):
+                if self.scope.func is not None:
+                    self.scope.func.makes_calls = True
+                    init = sym.find_method("__init__")
+                    if init is not None:
+                        self.scope.func.callees.append(init)
+                return self.check_construct(e, sym)
             if isinstance(sym, (t.LocalVar, t.GlobalVar)):
                 self.error(e.func, f"'{sym.ty}' object is not callable")
                 self.check_args_only(e)
@@ -1150,14 +1276,35 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks):
             mod = self.lookup(e.func.value.id, e.func.value)
             e.func.value.ref = mod
             return check_module_call(self, e, mod.name, e.func.attr)
+        if isinstance(e.func, n.Attribute) and isinstance(e.func.value, n.Call) and \
+                isinstance(e.func.value.func, n.Name) and e.func.value.func.id == "super" and \
+                not e.func.value.args:
+            return self.check_super_call(e)
         if isinstance(e.func, n.Attribute):
             if isinstance(e.func.value, n.Name) and e.func.value.id == "int" and \
                     e.func.attr == "from_bytes" and self.lookup("int", e.func.value, quiet=True):
                 return self.check_int_from_bytes(e)
+            if isinstance(e.func.value, n.Name) and isinstance(
+                    self.lookup(e.func.value.id, e.func.value, quiet=True), ClassInfo):
+                info = self.lookup(e.func.value.id, e.func.value)
+                m = info.find_method(e.func.attr)
+                if m is not None and m.is_static:
+                    from .classes import MethodRef
+
+                    bound = self.bind_method_args(e, m, skip_self=False)
+                    if bound is not None:
+                        e.ref = MethodRef(info, m, bound, static=True)
+                    return m.ret
+                self.error(e.func, f"calling '{info.name}.{e.func.attr}' is not supported "
+                           "(only static methods can be called on the class)")
+                self.check_args_only(e)
+                return t.ERROR
             rt = self.check_expr(e.func.value)
             if rt is t.ERROR:
                 self.check_args_only(e)
                 return t.ERROR
+            if isinstance(rt, ClassType):
+                return self.check_method_call_on_class(e, e.func.value, rt, e.func.attr)
             return self.check_method_call(e, e.func.value, rt, e.func.attr)
         ft = self.check_expr(e.func)
         if ft is not t.ERROR:
@@ -1282,9 +1429,19 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks):
                     return t.list_of(t.STR)
                 self.error(e, f"module '{sym.name}' has no attribute '{e.attr}' in apy (yet)")
                 return t.ERROR
+            if isinstance(sym, ClassInfo):
+                e.value.ref = sym
+                g = sym.find_const(e.attr)
+                if g is not None:
+                    e.ref = g
+                    return g.ty
+                self.error(e, f"type object '{sym.name}' has no attribute '{e.attr}'")
+                return t.ERROR
         vt = self.check_expr(e.value)
         if vt is t.ERROR:
             return t.ERROR
+        if isinstance(vt, ClassType):
+            return self.class_attribute(e, vt)
         return self.attribute_type(e, vt)
 
     def attribute_type(self, e: n.Attribute, vt: t.Type) -> t.Type:

@@ -150,9 +150,6 @@ class HeapChecks:
             return t.optional(base)
         return base
 
-    def common_base_class(self, a: t.Type, b: t.Type) -> t.Type | None:
-        return None  # classes: see classes.py
-
     def check_hashable(self, e: n.Expr, ty: t.Type) -> None:
         if isinstance(ty, (t.ListType, t.DictType, t.SetType)) or ty is t.BYTEARRAY:
             self.error(e, f"unhashable type: '{ty}'")

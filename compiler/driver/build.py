@@ -34,10 +34,14 @@ from ..lower.codegen import ProgramLowerer
 from ..parse.parser import parse_module
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # compiler/ (the applc package)
+# The runtime modules compiled with every program (the optimiser drops what a program
+# doesn't use). A module is listed here once the compiler calls into it.
+RUNTIME_MODULES = ["core", "numfmt", "fmath"]
+
+
 def runtime_modules() -> list[str]:
-    """Every runtime/*.apy module, core first. The optimiser drops what a program doesn't use."""
-    names = sorted(p.stem for p in runtime_dir().glob("*.apy"))
-    return ["core"] + [n for n in names if n != "core"]
+    extra = os.environ.get("APPLC_EXTRA_RUNTIME", "")  # for runtime work in progress
+    return RUNTIME_MODULES + [m for m in extra.split(",") if m and m not in RUNTIME_MODULES]
 TARGETS = ["kvm", "hosted"]
 DEFAULT_TARGET = "kvm"
 

@@ -29,10 +29,11 @@ from contextlib import contextmanager
 from llvmlite import ir
 
 from ..check import types as t
-from ..check.builtins import EXCEPTION_PARENTS
+from ..check.classes import ClassInfo, Construct, MethodRef, SuperExcInit, builtin_exception_ids
 from ..check.checker import const_value
 from ..diag import InternalError
 from ..parse import nodes as n
+from .classes import ClassLowering
 from .heap import HeapLowering
 
 I64 = ir.IntType(64)
@@ -46,7 +47,7 @@ VOID = ir.VoidType()
 STR_HEADER_STATIC = 1  # header word of str objects that live in the image
 STR_DATA = 24  # offset of the bytes in a str object
 
-EXC_IDS = {name: i + 1 for i, name in enumerate(EXCEPTION_PARENTS)}
+EXC_IDS = builtin_exception_ids()
 COLD_RUNTIME = {"raise_exc", "raise_system_exit", "tb_add", "report_uncaught",
                 "_raise_memory_error"}
 
@@ -151,6 +152,10 @@ class ProgramLowerer:
         for sym in m.globals.values():
             if isinstance(sym, t.GlobalVar) and sym.module is m:
                 self.declare_global(sym)
+            elif isinstance(sym, ClassInfo) and sym.module is m:
+                for g in sym.consts.values():
+                    if g.ty is not t.ERROR:
+                        self.declare_global(g)
 
     def function(self, f: t.Function) -> ir.Function:
         """The ir.Function of `f`, declared (and queued for lowering) on first use."""
@@ -329,7 +334,7 @@ class Loop:
         self.break_bb = break_bb
 
 
-class FunctionLowerer(HeapLowering):
+class FunctionLowerer(HeapLowering, ClassLowering):
     """Lowers one function body (or one module's top-level code) into an ir.Function."""
 
     def __init__(self, prog: ProgramLowerer, module: t.ModuleInfo, func: t.Function | None,
@@ -352,6 +357,13 @@ class FunctionLowerer(HeapLowering):
         f = self.func
         self.fn = self.prog.functions[id(f)]  # declared by prog.function()
         self.begin()
+        if f.synthetic == "dataclass_init":
+            obj, *fields = self.fn.args
+            for i, (arg, p) in enumerate(zip(fields, f.params[1:])):
+                self.store_at(obj, 8 + 8 * i, self.to_slot(arg, p.ty))
+            self.b.ret_void()
+            self.finish()
+            return
         for p, arg in zip(f.params, self.fn.args):
             arg.name = p.name
         for local in f.locals.values():
@@ -603,13 +615,56 @@ class FunctionLowerer(HeapLowering):
         if isinstance(s.target.ref, t.GlobalVar) and s.target.ref.static_buffer is not None:
             return  # `X: int = static_buffer(N)`: the buffer is a global of the image
         v = self.expr(s.value)
-        self.store_name(s.target, v, initial=s.value)
+        if isinstance(s.target, n.Name):
+            self.store_name(s.target, v, initial=s.value)
+        else:
+            self.store_complex_target(s.target, v, s.value.ty)
 
     def stmt_AugAssign(self, s: n.AugAssign) -> None:
-        cur = self.expr(s.target)
-        rhs = self.expr(s.value)
-        res = self.binop(s.op, cur, s.target.ty, rhs, s.value.ty)
-        self.store_name(s.target, res)
+        tgt = s.target
+        if isinstance(tgt.ty, t.ListType) and s.op == "+":
+            # list += iterable: extends in place (the same list object stays bound)
+            lst = self.expr(tgt)
+            self.list_extend(lst, tgt.ty, s.value)
+            return
+        if isinstance(tgt, n.Name):
+            cur = self.expr(tgt)
+            rhs = self.expr(s.value)
+            self.store_name(tgt, self.binop(s.op, cur, tgt.ty, rhs, s.value.ty))
+            return
+        # obj.f op= v / xs[i] op= v: the object (and index) are evaluated once
+        from ..check.classes import FieldRef
+        from .classes import field_offset
+
+        if isinstance(tgt, n.Attribute) and isinstance(tgt.ref, FieldRef):
+            ref = tgt.ref
+            obj = self.coerce(self.expr(tgt.value), tgt.value.ty, ref.info.ty)
+            fty = ref.info.fields[ref.name]
+            cur = self.from_slot(self.load_at(obj, field_offset(ref.index)), fty)
+            rhs = self.expr(s.value)
+            res = self.coerce(self.binop(s.op, cur, fty, rhs, s.value.ty), tgt.ty, fty)
+            self.store_at(obj, field_offset(ref.index), self.to_slot(res, fty))
+            return
+        if isinstance(tgt, n.Subscript) and isinstance(tgt.value.ty, t.ListType) and \
+                tgt.ref == "index":
+            et = tgt.value.ty.elem
+            lst = self.expr(tgt.value)
+            idx = self.as_int(self.expr(tgt.index), tgt.index.ty)
+            cur = self.from_slot(self.list_slot(lst, idx, "list index out of range"), et)
+            rhs = self.expr(s.value)
+            res = self.binop(s.op, cur, et, rhs, s.value.ty)
+            self.list_store(lst, idx, self.to_slot(res, et))
+            return
+        if isinstance(tgt, n.Subscript) and isinstance(tgt.value.ty, t.DictType):
+            dt = tgt.value.ty
+            d = self.expr(tgt.value)
+            key = self.coerce(self.expr(tgt.index), tgt.index.ty, dt.key)
+            cur = self.dict_getitem(d, dt, key, tgt.index)
+            rhs = self.expr(s.value)
+            res = self.coerce(self.binop(s.op, cur, dt.value, rhs, s.value.ty), tgt.ty, dt.value)
+            self.dict_setitem(d, dt, key, res)
+            return
+        raise InternalError(s.span, "augmented assignment to this target")
 
     def store_name(self, target: n.Name, v: ir.Value, initial: n.Expr | None = None,
                    vty: t.Type | None = None) -> None:
@@ -627,7 +682,7 @@ class FunctionLowerer(HeapLowering):
                 return  # the global's initializer already holds it
             self.b.store(v, self.prog.globals[id(sym)])
         else:
-            raise InternalError(target.span, f"cannot store to {sym!r}")
+            raise InternalError(target.span, f"cannot store to a {type(sym).__name__}")
 
     def stmt_Assert(self, s: n.Assert) -> None:
         ok = self.cond(s.test)
@@ -642,12 +697,30 @@ class FunctionLowerer(HeapLowering):
 
     def stmt_Raise(self, s: n.Raise) -> None:
         e = s.exc
-        name = e.ref.name
-        msg = None
-        if isinstance(e, n.Call) and e.args:
-            msg = self.expr(e.args[0])
-        self.raise_exc(name, msg)
+        if isinstance(e, n.Name) and isinstance(e.ref, ClassInfo):
+            info = e.ref
+            if info.builtin:
+                obj = self.new_instance(info)
+            else:
+                obj = self.lower_construct(e, Construct(info, info.find_method("__init__"),
+                                                        t.BoundCall(info.find_method("__init__"),
+                                                                    [None], [])
+                                                        if info.find_method("__init__") else None))
+        else:
+            obj = self.expr(e)
+        self.raise_object(obj)
         self.b.unreachable()
+
+    def stmt_ClassDef(self, s: n.ClassDef) -> None:
+        """Running a class statement evaluates its constants (class attributes)."""
+        info = self.module.globals.get(s.name)
+        if not isinstance(info, ClassInfo):
+            return
+        for name, g in info.consts.items():
+            value = next(st.value for st in s.body if isinstance(st, n.Assign)
+                         and isinstance(st.targets[0], n.Name) and st.targets[0].id == name)
+            v = self.expr(value)
+            self.b.store(v, self.prog.globals[id(g)])
 
     def stmt_If(self, s: n.If) -> None:
         c = self.cond(s.test)
@@ -990,6 +1063,12 @@ class FunctionLowerer(HeapLowering):
 
         if isinstance(ref, BoundMethodCall):
             return self.lower_method_call(e, ref)
+        if isinstance(ref, Construct):
+            return self.lower_construct(e, ref)
+        if isinstance(ref, MethodRef):
+            return self.lower_method_ref(e, ref)
+        if isinstance(ref, SuperExcInit):
+            return self.lower_super_exc_init(e, ref)
         if isinstance(ref, t.Intrinsic):
             from .intrinsics import lower_intrinsic
 
@@ -997,6 +1076,8 @@ class FunctionLowerer(HeapLowering):
         if ref == "sys.exit":
             return self.sys_exit(e)
         fref = e.func.ref
+        if isinstance(fref, t.Builtin) and fref.name == "isinstance":
+            return self.lower_isinstance(e)
         if isinstance(fref, t.Builtin):
             from .builtins import lower_builtin
 
@@ -1053,14 +1134,7 @@ class FunctionLowerer(HeapLowering):
 
     # ------------------------------------------------------------------ conversions
 
-    def class_str(self, v: ir.Value, ty: t.Type) -> ir.Value | None:
-        return None  # classes with __str__: see classes
-
-    def class_repr(self, v: ir.Value, ty: t.Type) -> ir.Value | None:
-        return None  # classes with __repr__: see classes
-
-    def class_eq(self, a: ir.Value, b: ir.Value, ty: t.Type) -> ir.Value | None:
-        return None  # classes with __eq__: see classes
+    llvm_type = staticmethod(lambda ty: lty(ty))
 
     def to_str(self, v: ir.Value, ty: t.Type) -> ir.Value:
         if ty is t.STR:
