@@ -39,7 +39,7 @@ from .classes import (
     ClassType,
     builtin_exception_classes,
 )
-from .heap import ComprehensionChecks, HeapChecks, MethodChecks
+from .heap import CompScope, ComprehensionChecks, HeapChecks, MethodChecks
 from .builtins import (
     BUILTIN_FUNCTIONS,
     BUILTIN_MODULES,
@@ -77,6 +77,7 @@ class Scope:
         self.defined: set[str] = set()  # definitely-assigned locals here
         self.loops: list[list[set[str]]] = []  # defined-sets at each `break`
         self.narrowed: dict[int, t.Type] = {}  # LocalVar id -> its narrowed type here
+        self.handlers: list[n.ExceptHandler] = []  # the except handlers we are inside
 
     @property
     def is_module(self) -> bool:
@@ -567,10 +568,71 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks):
         if s.cause is not None:
             self.error(s.cause, "'raise ... from' is not supported by apy (yet)")
         if s.exc is None:
-            self.error(s, "bare 'raise' is not supported by apy (yet)")
+            if not self.scope.handlers:
+                self.error(s, "bare 'raise' outside an 'except' handler is not supported by apy")
         else:
             self.check_exception_value(s.exc)
         self.terminate()
+
+    def stmt_Try(self, s: n.Try) -> None:
+        """try/except/else/finally; each `except E as e` binds a fresh variable that only
+        its handler sees (Python unbinds `e` when the handler ends)."""
+        sc = self.scope
+        before = set(sc.defined)
+        after_body = self.check_block(s.body)
+        if s.orelse:
+            after_body = self.check_block(s.orelse)
+        ends = [after_body]
+        for h in s.handlers:
+            sc.defined = set(before)  # an exception may come before any assignment
+            classes = self.handler_classes(h)
+            scope = CompScope()
+            if h.name is not None:
+                ty = classes[0].ty if len(classes) == 1 else self.common_exception_type(classes)
+                self.comp_counter += 1
+                var = t.LocalVar(f"{h.name}.exc{self.comp_counter}", ty, h.span)
+                self.register_hidden_local(var)
+                scope.names[h.name] = var
+                h.ref = var
+            self.comp_scopes.append(scope)
+            sc.handlers.append(h)
+            ends.append(self.check_block(h.body))
+            sc.handlers.pop()
+            self.comp_scopes.pop()
+        after = ends[0]
+        for e_ in ends[1:]:
+            after = _meet(after, e_)
+        if s.finalbody:
+            sc.defined = set(before) if not isinstance(after, _Terminated) else set(before)
+            fin_end = self.check_block(s.finalbody)
+            if isinstance(fin_end, _Terminated):
+                after = _Terminated()
+            elif not isinstance(after, _Terminated):
+                after = after | fin_end
+        sc.defined = after
+
+    def handler_classes(self, h: n.ExceptHandler) -> list:
+        if h.type is None:
+            return [self.builtin_classes["BaseException"]]
+        exprs = h.type.elts if isinstance(h.type, n.TupleExpr) else [h.type]
+        out = []
+        for x in exprs:
+            info = self.lookup_class(x) if isinstance(x, n.Name) else None
+            if info is None or not info.is_exception:
+                self.error(x, "an 'except' clause needs exception classes")
+                continue
+            x.ref = info
+            x.ty = info.ty
+            out.append(info)
+        h.type.ty = t.ERROR
+        return out or [self.builtin_classes["BaseException"]]
+
+    def common_exception_type(self, classes: list) -> t.Type:
+        common = classes[0].ty
+        for c in classes[1:]:
+            common = self.common_base_class(common, c.ty) or self.builtin_classes[
+                "BaseException"].ty
+        return common
 
     def check_exception_value(self, e: n.Expr) -> None:
         """`raise X(...)`, `raise X` (a class: raised with no arguments) or `raise obj`."""
@@ -1099,7 +1161,7 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks):
         if isinstance(sym, t.LocalVar):
             sc = self.scope
             narrowed = sc.narrowed.get(id(sym))
-            if ".comp" in sym.name:
+            if ".comp" in sym.name or ".exc" in sym.name:
                 return narrowed or sym.ty
             if e.id not in sc.defined:
                 if isinstance(sc.defined, _Terminated):

@@ -50,8 +50,10 @@ class ClassLowering:
         obj = self.call_rt("alloc", [c64(8 + 8 * max(len(info.fields), 1)), c64(header)])
         if info.is_exception:
             self.store_at(obj, field_offset(EXC_CLS), c64(info.cid))
+            # tracebacks name user exceptions with their module, like CPython
+            qual = info.name if info.builtin else f"{info.module.name}.{info.name}"
             self.store_at(obj, field_offset(EXC_NAME),
-                          self.b.ptrtoint(self.prog.str_const(info.name), I64))
+                          self.b.ptrtoint(self.prog.str_const(qual), I64))
             self.store_at(obj, field_offset(EXC_MSG),
                           self.b.ptrtoint(self.prog.str_const(""), I64))
         return obj
@@ -258,7 +260,7 @@ class ClassLowering:
         self.b.call(self.rt("raise_instance"), [self.adapt(exc, self.rt(
             "raise_instance").function_type.args[0])])
         self.add_traceback()
-        self.b.branch(self.unwind_bb)
+        self.b.branch(self.current_unwind())
         self.b.position_at_end(self.new_block("dead"))
 
     # ---------------------------------------------------------------- special methods
@@ -295,7 +297,7 @@ class ClassLowering:
         if info.is_exception:
             # ValueError('msg') / ValueError(): the class of the object, at run time
             name = self.from_slot(self.load_at(v, field_offset(EXC_NAME)), t.STR)
-            self.call_rt("sb_add_str", [sb, name])
+            self.call_rt("sb_add_str", [sb, self.call_rt("exc_short_name", [name])])
             add("(")
             has = self.b.trunc(self.load_at(v, field_offset(EXC_HAS_MSG)), I1)
             with self.b.if_then(has):

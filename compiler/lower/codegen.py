@@ -329,9 +329,18 @@ def recursive_functions(functions: list[t.Function]) -> set[int]:
 
 
 class Loop:
-    def __init__(self, continue_bb: ir.Block, break_bb: ir.Block) -> None:
+    def __init__(self, continue_bb: ir.Block, break_bb: ir.Block, finally_depth: int = 0) -> None:
         self.continue_bb = continue_bb
         self.break_bb = break_bb
+        self.finally_depth = finally_depth  # try/finally blocks already open at the loop
+
+
+class FinallyCtx:
+    """An open `try ... finally`: its body, and where exceptions went outside it."""
+
+    def __init__(self, body: list[n.Stmt], outer_unwind: list[ir.Block]) -> None:
+        self.body = body
+        self.outer_unwind = outer_unwind
 
 
 class FunctionLowerer(HeapLowering, ClassLowering):
@@ -344,6 +353,9 @@ class FunctionLowerer(HeapLowering, ClassLowering):
         self.func = func
         self.vars: dict[int, ir.Value] = {}  # LocalVar id -> alloca
         self.loops: list[Loop] = []
+        self.unwind_targets: list[ir.Block] = []  # where a raise goes: innermost last
+        self.finally_stack: list[FinallyCtx] = []  # try/finally we are inside
+        self.handling: list[ir.Value] = []  # the caught exception of enclosing handlers
         self.span: n.Span | None = None
         self.fn: ir.Function
         self.b: ir.IRBuilder
@@ -438,6 +450,9 @@ class FunctionLowerer(HeapLowering, ClassLowering):
 
     # ------------------------------------------------------------------ exceptions
 
+    def current_unwind(self) -> ir.Block:
+        return self.unwind_targets[-1] if self.unwind_targets else self.unwind_bb
+
     @property
     def line(self) -> int:
         return self.span.line if self.span else 0
@@ -474,7 +489,7 @@ class FunctionLowerer(HeapLowering, ClassLowering):
         self.b.cbranch(pending, bad, ok, )
         self.b.position_at_end(bad)
         self.add_traceback()
-        self.b.branch(self.unwind_bb)
+        self.b.branch(self.current_unwind())
         self.b.position_at_end(ok)
 
     def add_traceback(self) -> None:
@@ -493,7 +508,7 @@ class FunctionLowerer(HeapLowering, ClassLowering):
             ir.Constant(I1, has_msg),
         ])
         self.add_traceback()
-        self.b.branch(self.unwind_bb)
+        self.b.branch(self.current_unwind())
         self.b.position_at_end(self.new_block("dead"))
 
     def guard(self, failed: ir.Value, exc: str, msg: str) -> None:
@@ -561,12 +576,32 @@ class FunctionLowerer(HeapLowering, ClassLowering):
             self.b.unreachable()
 
     def stmt_Return(self, s: n.Return) -> None:
-        if s.value is None or self.func.ret is t.NONE:
-            if s.value is not None:
-                self.expr(s.value)
+        value = None
+        if s.value is not None:
+            value = self.expr(s.value)
+            if self.func.ret is not t.NONE:
+                value = self.coerce(value, s.value.ty, self.func.ret)
+        self.run_finally_blocks(0)  # a return leaves every try of the function
+        if self.b.block.is_terminated:
+            return
+        if value is None or self.func.ret is t.NONE:
             self.b.ret_void()
         else:
-            self.b.ret(self.coerce(self.expr(s.value), s.value.ty, self.func.ret))
+            self.b.ret(value)
+
+    def run_finally_blocks(self, keep: int) -> None:
+        """Inline the finally bodies being left (innermost first), down to depth `keep`."""
+        saved_stack = self.finally_stack
+        saved_unwind = self.unwind_targets
+        for i in range(len(saved_stack) - 1, keep - 1, -1):
+            if self.b.block.is_terminated:
+                break
+            ctx = saved_stack[i]
+            self.finally_stack = saved_stack[:i]
+            self.unwind_targets = list(ctx.outer_unwind)
+            self.lower_block(ctx.body)
+        self.finally_stack = saved_stack
+        self.unwind_targets = saved_unwind
 
     def stmt_Assign(self, s: n.Assign) -> None:
         if len(s.targets) == 1 and isinstance(s.targets[0], (n.TupleExpr, n.ListExpr)):
@@ -697,6 +732,11 @@ class FunctionLowerer(HeapLowering, ClassLowering):
 
     def stmt_Raise(self, s: n.Raise) -> None:
         e = s.exc
+        if e is None:  # bare raise: the exception being handled continues
+            self.b.call(self.rt("reraise"), [self.handling[-1]])
+            self.add_traceback()
+            self.b.branch(self.current_unwind())
+            return
         if isinstance(e, n.Name) and isinstance(e.ref, ClassInfo):
             info = e.ref
             if info.builtin:
@@ -750,7 +790,7 @@ class FunctionLowerer(HeapLowering, ClassLowering):
             c = self.cond(s.test)
         self.b.cbranch(c, body, orelse or end)
         self.b.position_at_end(body)
-        self.loops.append(Loop(head, end))
+        self.loops.append(Loop(head, end, len(self.finally_stack)))
         self.lower_block(s.body)
         self.loops.pop()
         if not self.b.block.is_terminated:
@@ -774,7 +814,7 @@ class FunctionLowerer(HeapLowering, ClassLowering):
 
         def body(item, head, exit_bb):
             self.bind_loop_target(s.target, item, s.target.ty)
-            self.loops.append(Loop(head, end))
+            self.loops.append(Loop(head, end, len(self.finally_stack)))
             self.lower_block(s.body)
             self.loops.pop()
             if not self.b.block.is_terminated:
@@ -826,7 +866,7 @@ class FunctionLowerer(HeapLowering, ClassLowering):
         self.b.cbranch(more, body, orelse or end)
         self.b.position_at_end(body)
         self.store_name(s.target, i)
-        self.loops.append(Loop(step_bb, end))
+        self.loops.append(Loop(step_bb, end, len(self.finally_stack)))
         self.lower_block(s.body)
         self.loops.pop()
         if not self.b.block.is_terminated:
@@ -844,10 +884,88 @@ class FunctionLowerer(HeapLowering, ClassLowering):
         self.b.position_at_end(end)
 
     def stmt_Break(self, s: n.Break) -> None:
-        self.b.branch(self.loops[-1].break_bb)
+        self.run_finally_blocks(self.loops[-1].finally_depth)
+        if not self.b.block.is_terminated:
+            self.b.branch(self.loops[-1].break_bb)
 
     def stmt_Continue(self, s: n.Continue) -> None:
-        self.b.branch(self.loops[-1].continue_bb)
+        self.run_finally_blocks(self.loops[-1].finally_depth)
+        if not self.b.block.is_terminated:
+            self.b.branch(self.loops[-1].continue_bb)
+
+    def stmt_Try(self, s: n.Try) -> None:
+        b = self.b
+        outer = list(self.unwind_targets)
+        outer_target = self.current_unwind()
+        fin_exc = self.new_block("finally.exc") if s.finalbody else None
+        after_handlers = fin_exc or outer_target
+        normal = self.new_block("try.end")
+        landing = self.new_block("try.landing") if s.handlers else after_handlers
+        if s.finalbody:
+            self.finally_stack.append(FinallyCtx(s.finalbody, outer))
+        self.unwind_targets.append(landing)
+        self.lower_block(s.body)
+        self.unwind_targets.pop()
+        if not b.block.is_terminated:
+            self.unwind_targets.append(after_handlers)
+            self.lower_block(s.orelse)
+            self.unwind_targets.pop()
+            if not b.block.is_terminated:
+                b.branch(normal)
+        if s.handlers:
+            self.lower_handlers(s, landing, after_handlers, normal)
+        if s.finalbody:
+            self.finally_stack.pop()
+        b.position_at_end(normal)
+        if s.finalbody:
+            self.lower_block(s.finalbody)
+            after = b.block
+            # the exception path: the finally body runs with no exception in flight
+            b.position_at_end(fin_exc)
+            exc_g = self.prog.rt_global("rt.core", "_exc")
+            saved = b.load(exc_g, typ=I64)
+            b.store(ir.Constant(I64, 0), exc_g)
+            self.unwind_targets = list(outer)
+            self.lower_block(s.finalbody)
+            if not b.block.is_terminated:
+                b.store(saved, exc_g)
+                b.branch(outer_target)
+            self.unwind_targets = outer
+            b.position_at_end(after)
+
+    def lower_handlers(self, s: n.Try, landing: ir.Block, after_handlers: ir.Block,
+                       normal: ir.Block) -> None:
+        b = self.b
+        b.position_at_end(landing)
+        exc_g = self.prog.rt_global("rt.core", "_exc")
+        exc = b.load(exc_g, typ=I64)
+        cid = b.lshr(self.load_at(exc, 0), ir.Constant(I64, 32))
+        for h in s.handlers:
+            classes = ([x.ref for x in h.type.elts] if isinstance(h.type, n.TupleExpr)
+                       else [h.type.ref] if h.type is not None else [None])
+            hit = ir.Constant(I1, 0)
+            for info in classes:
+                if info is None:  # bare except: everything
+                    hit = ir.Constant(I1, 1)
+                    continue
+                hit = b.or_(hit, b.and_(b.icmp_unsigned(">=", cid, ir.Constant(I64, info.cid)),
+                                        b.icmp_unsigned("<", cid, ir.Constant(I64, info.cid_end))))
+            body, nxt = self.new_block("except"), self.new_block("except.next")
+            b.cbranch(hit, body, nxt)
+            b.position_at_end(body)
+            b.store(ir.Constant(I64, 0), exc_g)  # handled
+            if h.ref is not None:
+                b.store(b.inttoptr(exc, PTR), self.vars[id(h.ref)])
+            self.unwind_targets.append(after_handlers)
+            self.handling.append(exc)
+            with self.at(h):
+                self.lower_block(h.body)
+            self.handling.pop()
+            self.unwind_targets.pop()
+            if not b.block.is_terminated:
+                b.branch(normal)
+            b.position_at_end(nxt)
+        b.branch(after_handlers)  # no handler matched: on it goes
 
     # ------------------------------------------------------------------ expressions
 
@@ -1095,7 +1213,7 @@ class FunctionLowerer(HeapLowering, ClassLowering):
                 code = self.as_int(v, a.ty)
         self.b.call(self.rt("raise_system_exit"), [code, msg, has_msg])
         self.add_traceback()
-        self.b.branch(self.unwind_bb)
+        self.b.branch(self.current_unwind())
         self.b.position_at_end(self.new_block("dead"))
         return ir.Constant(I8, 0)
 

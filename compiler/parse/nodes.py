@@ -368,6 +368,8 @@ class ExceptHandler(Node):
     type: Expr | None
     name: str | None
     body: list[Stmt]
+    # the variable `as name` binds (set by the checker)
+    ref: Any = attrs.field(kw_only=True, default=None)
 
 
 @attrs.define(eq=False)
