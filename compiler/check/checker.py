@@ -150,6 +150,8 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks):
             self.declare_imports(m)
         self.finish_classes()
         for m in modules:
+            m.exception_classes = self.builtin_classes
+        for m in modules:
             self.check_module_body(m)
         for m in modules:
             for sym in list(m.globals.values()):

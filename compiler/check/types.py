@@ -274,3 +274,6 @@ class ModuleInfo:
     privileged: bool = False  # runtime/, stdlib drivers: may import _machine
     globals: dict[str, Any] = attrs.Factory(dict)  # name -> symbol
     init_locals: dict[str, LocalVar] = attrs.Factory(dict)
+    # the program's builtin exception ClassInfos (their class ids depend on the
+    # user's exception subclasses, which are numbered inside their subtrees)
+    exception_classes: dict = attrs.Factory(dict)

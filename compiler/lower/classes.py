@@ -51,7 +51,8 @@ class ClassLowering:
         if info.is_exception:
             self.store_at(obj, field_offset(EXC_CLS), c64(info.cid))
             # tracebacks name user exceptions with their module, like CPython
-            qual = info.name if info.builtin else f"{info.module.name}.{info.name}"
+            qual = info.name if info.builtin or info.module.name == "__main__" else \
+                f"{info.module.name}.{info.name}"
             self.store_at(obj, field_offset(EXC_NAME),
                           self.b.ptrtoint(self.prog.str_const(qual), I64))
             self.store_at(obj, field_offset(EXC_MSG),

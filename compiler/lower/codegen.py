@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from llvmlite import ir
 
 from ..check import types as t
-from ..check.classes import ClassInfo, Construct, MethodRef, SuperExcInit, builtin_exception_ids
+from ..check.classes import ClassInfo, Construct, MethodRef, SuperExcInit
 from ..check.checker import const_value
 from ..diag import InternalError
 from ..parse import nodes as n
@@ -47,7 +47,7 @@ VOID = ir.VoidType()
 STR_HEADER_STATIC = 1  # header word of str objects that live in the image
 STR_DATA = 24  # offset of the bytes in a str object
 
-EXC_IDS = builtin_exception_ids()
+RUNTIME_CLASS_IDS = {"SYSTEM_EXIT": "SystemExit", "MEMORY_ERROR": "MemoryError"}
 COLD_RUNTIME = {"raise_exc", "raise_system_exit", "tb_add", "report_uncaught",
                 "_raise_memory_error"}
 
@@ -79,6 +79,7 @@ class ProgramLowerer:
                  no_red_zone: bool) -> None:
         self.modules = modules
         self.by_name = {m.name: m for m in modules}
+        self.exc_ids = {name: c.cid for name, c in modules[0].exception_classes.items()}
         self.module = ir.Module(name="applc")
         self.module.triple = triple
         self.module.data_layout = data_layout
@@ -195,7 +196,10 @@ class ProgramLowerer:
             return
         gv = ir.GlobalVariable(self.module, lty(g.ty), g.llvm_name)
         gv.linkage = "internal"
-        if g.const is not None:
+        if g.module.name == "rt.core" and g.name in RUNTIME_CLASS_IDS:
+            # the runtime's copy of a class id: the program decides the numbering
+            gv.initializer = ir.Constant(I64, self.exc_ids[RUNTIME_CLASS_IDS[g.name]])
+        elif g.const is not None:
             gv.initializer = ir.Constant(lty(g.ty), g.const)
         elif g.ty is t.STR:
             gv.initializer = ir.Constant(PTR, None)
@@ -502,7 +506,7 @@ class FunctionLowerer(HeapLowering, ClassLowering):
             msg = self.prog.str_const(msg)
         has_msg = msg is not None
         self.b.call(self.rt("raise_exc"), [
-            ir.Constant(I64, EXC_IDS[name]),
+            ir.Constant(I64, self.prog.exc_ids[name]),
             self.prog.str_const(name),
             msg if msg is not None else self.prog.str_const(""),
             ir.Constant(I1, has_msg),
