@@ -39,7 +39,7 @@ from .classes import (
     ClassType,
     builtin_exception_classes,
 )
-from .heap import CompScope, ComprehensionChecks, HeapChecks, MethodChecks
+from .heap import CompScope, ComprehensionChecks, FStringChecks, HeapChecks, MethodChecks
 from .builtins import (
     BUILTIN_FUNCTIONS,
     BUILTIN_MODULES,
@@ -84,7 +84,7 @@ class Scope:
         return self.func is None
 
 
-class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks):
+class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStringChecks):
     def __init__(self, diags: Diagnostics) -> None:
         self.diags = diags
         self.modules: dict[str, t.ModuleInfo] = {}

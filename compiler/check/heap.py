@@ -551,3 +551,34 @@ class MethodChecks:
             if not orderable(recv.elem):
                 self.error(e, f"'<' not supported between instances of '{recv.elem}'")
         return sig.ret
+
+
+class FStringChecks:
+    """Mixin: f-strings."""
+
+    def expr_JoinedStr(self, e: n.JoinedStr) -> t.Type:
+        for part in e.values:
+            if isinstance(part, n.Constant):
+                part.ty = t.STR
+                continue
+            self.check_formatted(part)
+        return t.STR
+
+    def check_formatted(self, f: n.FormattedValue) -> None:
+        from .builtins import check_printable
+
+        vt = self.check_expr(f.value)
+        f.ty = t.STR
+        if f.conversion == "a":
+            self.error(f, "the !a conversion is not supported by apy (yet)")
+        if vt is not t.ERROR:
+            check_printable(self, f.value, vt)
+        if f.format_spec is not None:
+            self.check_expr(f.format_spec)
+            if f.conversion is None and vt not in (t.INT, t.FLOAT, t.BOOL, t.STR, t.ERROR):
+                if not self.has_format(vt):
+                    self.error(f.format_spec, f"format specs for '{vt}' values are not "
+                               "supported by apy", hint="format str(x) instead, e.g. {x!s:>10}")
+
+    def has_format(self, ty: t.Type) -> bool:
+        return False

@@ -34,7 +34,7 @@ from ..check.checker import const_value
 from ..diag import InternalError
 from ..parse import nodes as n
 from .classes import ClassLowering
-from .heap import HeapLowering
+from .heap import FStringLowering, HeapLowering
 
 I64 = ir.IntType(64)
 I32 = ir.IntType(32)
@@ -347,7 +347,7 @@ class FinallyCtx:
         self.outer_unwind = outer_unwind
 
 
-class FunctionLowerer(HeapLowering, ClassLowering):
+class FunctionLowerer(HeapLowering, ClassLowering, FStringLowering):
     """Lowers one function body (or one module's top-level code) into an ir.Function."""
 
     def __init__(self, prog: ProgramLowerer, module: t.ModuleInfo, func: t.Function | None,

@@ -43,7 +43,7 @@ def c64(v: int) -> ir.Constant:
 
 
 class HeapLowering:
-    """Mixin of FunctionLowerer."""
+    """Mixin of FunctionLowerer: slots, displays, subscripts, iteration, methods."""
 
     # ---------------------------------------------------------------- slots
 
@@ -550,3 +550,43 @@ class ReversedIter(Iterator):
                                 elem)
         return fl.from_slot(b.load(b.inttoptr(fl.slot_addr(self.obj, i, TUPLE_SLOTS), PTR),
                                    typ=I64), elem)
+
+
+class FStringLowering:
+    """Mixin of FunctionLowerer: f-strings build their text in a string builder."""
+
+    def expr_JoinedStr(self: "FunctionLowerer", e: n.JoinedStr) -> ir.Value:
+        parts = e.values
+        if len(parts) == 1 and isinstance(parts[0], n.Constant):
+            return self.prog.str_const(parts[0].value)
+        # evaluate every field first (in order), then assemble
+        pieces = []
+        for part in parts:
+            if isinstance(part, n.Constant):
+                pieces.append(self.prog.str_const(part.value))
+            else:
+                pieces.append(self.formatted_value(part))
+        if len(pieces) == 1:
+            return pieces[0]
+        sb = self.call_rt("sb_new", [])
+        for p in pieces:
+            self.call_rt("sb_add_str", [sb, p])
+        return self.call_rt("sb_finish", [sb])
+
+    def formatted_value(self: "FunctionLowerer", f: n.FormattedValue) -> ir.Value:
+        from .reprs import repr_value, str_value
+
+        v = self.expr(f.value)
+        ty = f.value.ty
+        spec = self.expr(f.format_spec) if f.format_spec is not None else None
+        if f.conversion == "r":
+            v, ty = repr_value(self, v, ty), t.STR
+        elif f.conversion == "s":
+            v, ty = str_value(self, v, ty), t.STR
+        if spec is None:
+            return str_value(self, v, ty)
+        if ty is t.BOOL:  # a non-empty spec formats a bool as the int it is
+            v, ty = self.as_int(v, ty), t.INT
+        fn = {"int": "format_int", "float": "format_float", "str": "format_str"}[ty.name]
+        r = self.call_rt(fn, [v, spec], module="rt.fmt")
+        return self.adapt(r, PTR)
