@@ -221,6 +221,16 @@ def str_at(addr: int) -> str:
 # --------------------------------------------------------------------------- platform
 
 ARGV: list[bytes] = [b"applc"]  # tests may replace it
+# --------------------------------------------------------------------------- console
+
+WRITTEN: dict[int, bytearray] = {1: bytearray(), 2: bytearray()}  # what each fd was sent
+
+
+def plat_write(fd: int, addr: int, n: int) -> None:
+    """Console output: collected per fd in WRITTEN, for tests to read (and clear)."""
+    WRITTEN.setdefault(fd, bytearray()).extend(read_bytes(addr, n))
+
+
 _argv_addrs: dict[int, int] = {}
 
 
