@@ -39,6 +39,7 @@ from .classes import (
     ClassType,
     builtin_exception_classes,
 )
+from .closures import ClosureChecks
 from .heap import CompScope, ComprehensionChecks, FStringChecks, HeapChecks, MethodChecks
 from .builtins import (
     BUILTIN_FUNCTIONS,
@@ -78,13 +79,15 @@ class Scope:
         self.loops: list[list[set[str]]] = []  # defined-sets at each `break`
         self.narrowed: dict[int, t.Type] = {}  # LocalVar id -> its narrowed type here
         self.handlers: list[n.ExceptHandler] = []  # the except handlers we are inside
+        self.parent: Scope | None = None  # the enclosing function's scope (nested defs)
 
     @property
     def is_module(self) -> bool:
         return self.func is None
 
 
-class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStringChecks):
+class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStringChecks,
+              ClosureChecks):
     def __init__(self, diags: Diagnostics) -> None:
         self.diags = diags
         self.modules: dict[str, t.ModuleInfo] = {}
@@ -95,6 +98,7 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
         self.builtin_classes = builtin_exception_classes()
         self.current_module: t.ModuleInfo | None = None
         self.synthetic: dict = {}
+        self.nested_counter = 0
 
     def compatible(self, actual: t.Type, expected: t.Type) -> bool:
         """May a value of type `actual` be used where `expected` is wanted?
@@ -416,8 +420,6 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
     # ------------------------------------------------------------------ pass 3: functions
 
     def check_function(self, f: t.Function) -> None:
-        scope = Scope(f.module, f)
-        self.scope = scope
         fd = f.node
         # defaults are evaluated in the enclosing (module) scope, once
         outer = Scope(f.module, None)
@@ -427,18 +429,25 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
                 self.scope = outer
                 dt = self.check_expr(p.default, p.ty)
                 self.expect_type(p.default, dt, p.ty, f"default value of parameter '{p.name}'")
-                self.scope = scope
+        self.scope = self.new_function_scope(f)
+        self.collect_globals(f, fd.body)
+        end = self.check_block(fd.body)
+        self.check_missing_return(f, end)
+        self.scope = None
+
+    def new_function_scope(self, f: t.Function) -> Scope:
+        scope = Scope(f.module, f)
         for p in f.params:
             f.locals[p.name] = t.LocalVar(p.name, p.ty, p.span, is_param=True)
             scope.defined.add(p.name)
-        self.collect_globals(f, fd.body)
-        end = self.check_block(fd.body)
+        return scope
+
+    def check_missing_return(self, f: t.Function, end) -> None:
         if not isinstance(end, _Terminated) and f.ret not in (t.NONE, t.ERROR):
             self.error(
-                fd.name_span,
+                f.node.name_span,
                 f"missing return statement: '{f.name}' must return '{f.ret}' on every path",
             )
-        self.scope = None
 
     def collect_globals(self, f: t.Function, body: list[n.Stmt]) -> None:
         """Find `global` declarations and the names the body assigns.
@@ -458,7 +467,9 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
                         self.error(s, f"global variable '{name}' is not defined at module level")
                     f.globals_declared.add(name)
             elif isinstance(s, n.Nonlocal):
-                self.error(s, "'nonlocal' is not supported by apy (yet)")
+                if f.parent is None:
+                    self.error(s, "'nonlocal' is only allowed in nested functions")
+                f.nonlocals.update(s.names)
 
     # ------------------------------------------------------------------ statements
 
@@ -518,10 +529,6 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
         assert self.scope is not None
         self.scope.defined = _Terminated()
 
-    def stmt_FunctionDef(self, s: n.FunctionDef) -> None:
-        if not self.scope.is_module:
-            self.error(s.name_span, "nested functions are not supported by apy (yet)")
-
     def stmt_Pass(self, s: n.Pass) -> None:
         pass
 
@@ -532,6 +539,9 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
     def stmt_Import(self, s: n.Import) -> None:
         if not self.scope.is_module:
             self.error(s, "imports inside functions are not supported by apy (yet)")
+
+    def stmt_Nonlocal(self, s: n.Nonlocal) -> None:
+        pass  # collected by collect_globals
 
     def stmt_Global(self, s: n.Global) -> None:
         if self.scope.is_module:
@@ -903,7 +913,7 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
     def store_name_check(self, target: n.Name) -> None:
         """A name that is assigned in a function must be a local or declared global."""
         sc = self.scope
-        if sc.is_module:
+        if sc.is_module or target.id in sc.func.nonlocals:
             return
         if target.id not in sc.func.locals and target.id not in sc.func.globals_declared:
             self.error(target, f"'{target.id}' is not a local variable here",
@@ -968,6 +978,14 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
             if isinstance(sym.ty, t.OptionalType) and vt not in (t.ERROR, t.NONE) and \
                     not isinstance(vt, t.OptionalType):
                 sc.narrowed[id(sym)] = sym.ty.inner
+            return
+        if name in sc.func.nonlocals:
+            var = self.lookup_enclosing(name, target)
+            if var is not None:
+                if not self.compatible(vt, var.ty):
+                    self.error(value, f"cannot assign '{vt}' to '{name}' of type '{var.ty}'")
+                target.ref = var
+                target.ty = var.ty
             return
         local = sc.func.locals.get(name)
         if local is None:
@@ -1130,6 +1148,8 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
             if name in cs.names:
                 return cs.names[name]
         sc = self.scope
+        if not sc.is_module and name in sc.func.nonlocals:
+            return self.lookup_enclosing(name, node)
         if not sc.is_module and name not in sc.func.globals_declared:
             if name in sc.func.locals:
                 return sc.func.locals[name]
@@ -1139,6 +1159,10 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
                                hint=f"it is local because this function assigns it; "
                                f"declare 'global {name}' to use the module variable")
                 return None
+        if sc.parent is not None and name not in sc.func.globals_declared:
+            var = self.lookup_enclosing(name, node)
+            if var is not None:
+                return var
         sym = sc.module.globals.get(name)
         if sym is not None:
             return sym
@@ -1165,6 +1189,8 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
             narrowed = sc.narrowed.get(id(sym))
             if ".comp" in sym.name or ".exc" in sym.name:
                 return narrowed or sym.ty
+            if sc.func is not None and sc.func.locals.get(e.id) is not sym:
+                return sym.ty  # captured from an enclosing function (checked at capture)
             if e.id not in sc.defined:
                 if isinstance(sc.defined, _Terminated):
                     pass
@@ -1178,8 +1204,15 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
         if isinstance(sym, t.GlobalVar):
             return self.scope.narrowed.get(id(sym)) or sym.ty
         if isinstance(sym, t.Function):
-            self.error(e, "functions as values are not supported by apy (yet)")
-            return t.ERROR
+            from .closures import FunctionValue
+
+            if sym.cls is not None or any(p.kind == "kwonly" for p in sym.params):
+                self.error(e, f"'{e.id}' cannot be used as a value in apy (yet)")
+                return t.ERROR
+            e.ref = FunctionValue(sym)
+            if self.scope.func is not None:
+                self.scope.func.callees.append(sym)
+            return self.callable_type(sym)
         if isinstance(sym, t.BuiltinModule):
             self.error(e, "modules as values are not supported by apy (yet)")
             return t.ERROR
@@ -1327,7 +1360,11 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
                         self.scope.func.callees.append(init)
                 return self.check_construct(e, sym)
             if isinstance(sym, (t.LocalVar, t.GlobalVar)):
-                self.error(e.func, f"'{sym.ty}' object is not callable")
+                ft = self.check_expr(e.func)
+                if isinstance(ft, t.CallableType):
+                    return self.check_indirect_call(e, ft)
+                if ft is not t.ERROR:
+                    self.error(e.func, f"'{ft}' object is not callable")
                 self.check_args_only(e)
                 return t.ERROR
         if (
@@ -1655,6 +1692,8 @@ def walk_nodes(node: n.Node):
 
 
 def assigned_targets(s: n.Stmt) -> list[n.Expr]:
+    if isinstance(s, (n.FunctionDef, n.ClassDef)):
+        return [n.Name(s.name, span=s.span)]
     if isinstance(s, n.Assign):
         return s.targets
     if isinstance(s, (n.AugAssign, n.AnnAssign, n.For)):

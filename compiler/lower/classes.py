@@ -117,8 +117,7 @@ class ClassLowering:
             values = self.bound_values(mr.call)
             return self.result_of(m, self.call_method_direct(m, values))
         if mr.static:  # super().m(...): the receiver is self
-            recv = self.b.load(self.vars[id(self.func.locals[self.func.params[0].name])],
-                               typ=PTR)
+            recv = self.load_var(self.func.locals[self.func.params[0].name])
         else:
             recv = self.expr(e.func.value)
             recv = self.coerce(recv, e.func.value.ty, mr.info.ty)
@@ -167,7 +166,7 @@ class ClassLowering:
     def lower_super_exc_init(self: "FunctionLowerer", e: n.Call, s: SuperExcInit) -> ir.Value:
         if s.noop:
             return ir.Constant(I8, 0)
-        recv = self.b.load(self.vars[id(self.func.locals[self.func.params[0].name])], typ=PTR)
+        recv = self.load_var(self.func.locals[self.func.params[0].name])
         if s.message is not None:
             self.set_exception_message(recv, self.expr(s.message))
         return ir.Constant(I8, 0)

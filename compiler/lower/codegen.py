@@ -34,6 +34,7 @@ from ..check.checker import const_value
 from ..diag import InternalError
 from ..parse import nodes as n
 from .classes import ClassLowering
+from .closures import ClosureLowering
 from .heap import FStringLowering, HeapLowering
 
 I64 = ir.IntType(64)
@@ -126,10 +127,7 @@ class ProgramLowerer:
     # ------------------------------------------------------------------ program
 
     def lower(self) -> ir.Module:
-        self.recursive = recursive_functions(
-            [f for m in self.modules for f in m.globals.values()
-             if isinstance(f, t.Function) and f.module is m]
-        )
+        self.recursive = recursive_functions(all_functions(self.modules))
         for m in self.modules:
             self.declare_module(m)
         # Function bodies are lowered on demand: module top-level code and exported
@@ -167,7 +165,10 @@ class ProgramLowerer:
         return fn
 
     def declare_function(self, f: t.Function) -> ir.Function:
-        fnty = ir.FunctionType(ret_lty(f.ret), [lty(p.ty) for p in f.params])
+        from .closures import takes_env
+
+        env = [PTR] if takes_env(f) else []
+        fnty = ir.FunctionType(ret_lty(f.ret), env + [lty(p.ty) for p in f.params])
         fn = ir.Function(self.module, fnty, f.llvm_name)
         fn.linkage = "external" if f.export else "internal"
         self.add_attributes(fn)
@@ -282,6 +283,27 @@ class ProgramLowerer:
         b.ret(b.trunc(status, I32))
 
 
+def all_functions(modules: list[t.ModuleInfo]) -> list[t.Function]:
+    """Every function of the program: top level, methods, nested functions and lambdas."""
+    out: list[t.Function] = []
+
+    def add(f: t.Function) -> None:
+        out.append(f)
+        for g in f.nested:
+            add(g)
+
+    for m in modules:
+        for sym in m.globals.values():
+            if isinstance(sym, t.Function) and sym.module is m:
+                add(sym)
+            elif isinstance(sym, ClassInfo) and sym.module is m:
+                for f in sym.methods.values():
+                    add(f)
+        for f in m.lambdas:
+            add(f)
+    return out
+
+
 def recursive_functions(functions: list[t.Function]) -> set[int]:
     """ids of the functions that are on a cycle of the call graph (Tarjan's SCCs)."""
     index: dict[int, int] = {}
@@ -323,7 +345,7 @@ def recursive_functions(functions: list[t.Function]) -> set[int]:
                     scc.append(w)
                     if w is node:
                         break
-                if len(scc) > 1 or node in node.callees:
+                if len(scc) > 1 or node in node.callees or node.indirect_calls:
                     result.update(id(w) for w in scc)
 
     for f in functions:
@@ -347,7 +369,7 @@ class FinallyCtx:
         self.outer_unwind = outer_unwind
 
 
-class FunctionLowerer(HeapLowering, ClassLowering, FStringLowering):
+class FunctionLowerer(HeapLowering, ClassLowering, FStringLowering, ClosureLowering):
     """Lowers one function body (or one module's top-level code) into an ir.Function."""
 
     def __init__(self, prog: ProgramLowerer, module: t.ModuleInfo, func: t.Function | None,
@@ -380,16 +402,32 @@ class FunctionLowerer(HeapLowering, ClassLowering, FStringLowering):
             self.b.ret_void()
             self.finish()
             return
-        for p, arg in zip(f.params, self.fn.args):
+        from .closures import takes_env
+
+        args = list(self.fn.args)
+        env = args.pop(0) if takes_env(f) else None
+        for p, arg in zip(f.params, args):
             arg.name = p.name
         for local in f.locals.values():
             self.vars[id(local)] = self.entry_alloca(lty(local.ty), local.name)
-        for p, arg in zip(f.params, self.fn.args):
+        for p, arg in zip(f.params, args):
             self.b.store(arg, self.vars[id(f.locals[p.name])])
+        self.setup_cells(f, env)
+        for local in f.locals.values():
+            if local.captured:
+                self.make_cell(local)
         if id(f) in self.prog.recursive:
             # only a cycle of calls can exhaust the stack; a fixed chain of calls is
             # bounded by the program and stopped by the guard page if ever too deep
             self.stack_check(f.node.span)
+        if isinstance(f.node, n.Lambda):
+            v = self.expr(f.node.body)
+            if f.ret in (t.NONE, t.NORETURN):
+                self.b.ret_void()
+            else:
+                self.b.ret(self.coerce(v, f.node.body.ty, f.ret))
+            self.finish()
+            return
         self.lower_block(f.node.body)
         if not self.b.block.is_terminated:
             if f.ret in (t.NONE, t.NORETURN):
@@ -546,7 +584,7 @@ class FunctionLowerer(HeapLowering, ClassLowering, FStringLowering):
     def stmt_Pass(self, s: n.Pass) -> None:
         pass
 
-    def stmt_FunctionDef(self, s: n.FunctionDef) -> None:
+    def top_level_def(self, s: n.FunctionDef) -> None:
         """Executing a `def` evaluates its non-constant defaults, once (as Python does)."""
         from ..check.checker import fd_ref
 
@@ -570,6 +608,9 @@ class FunctionLowerer(HeapLowering, ClassLowering, FStringLowering):
         pass
 
     def stmt_Global(self, s: n.Global) -> None:
+        pass
+
+    def stmt_Nonlocal(self, s: n.Nonlocal) -> None:
         pass
 
     def stmt_ExprStmt(self, s: n.ExprStmt) -> None:
@@ -713,7 +754,7 @@ class FunctionLowerer(HeapLowering, ClassLowering, FStringLowering):
         if vty is not None and sym is not None:
             v = self.coerce(v, vty, sym.ty)
         if isinstance(sym, t.LocalVar):
-            self.b.store(v, self.vars[id(sym)])
+            self.store_var(sym, v)
         elif isinstance(sym, t.GlobalVar):
             if sym.static_buffer is not None:
                 return  # the address is fixed at link time
@@ -994,7 +1035,7 @@ class FunctionLowerer(HeapLowering, ClassLowering, FStringLowering):
     def expr_Name(self, e: n.Name) -> ir.Value:
         sym = e.ref
         if isinstance(sym, t.LocalVar):
-            v = self.b.load(self.vars[id(sym)], typ=lty(sym.ty))
+            v = self.load_var(sym)
             return self.coerce(v, sym.ty, e.ty)  # a narrowed `T | None` is read as T
         if isinstance(sym, t.GlobalVar):
             v = self.prog.global_value(self.b, sym)
@@ -1004,7 +1045,11 @@ class FunctionLowerer(HeapLowering, ClassLowering, FStringLowering):
                 is_none = self.b.icmp_unsigned("==", self.b.ptrtoint(v, I64), ir.Constant(I64, 0))
                 self.guard(is_none, "TypeError", f"'{e.id}' is None here")
             return self.coerce(v, sym.ty, e.ty)
-        raise InternalError(e.span, f"name {e.id} resolved to {sym!r}")
+        from ..check.closures import FunctionValue
+
+        if isinstance(sym, FunctionValue):
+            return self.function_value(sym)
+        raise InternalError(e.span, f"name {e.id} resolved to a {type(sym).__name__}")
 
     def expr_IfExp(self, e: n.IfExp) -> ir.Value:
         c = self.cond(e.test)
@@ -1191,6 +1236,10 @@ class FunctionLowerer(HeapLowering, ClassLowering, FStringLowering):
             return self.lower_method_ref(e, ref)
         if isinstance(ref, SuperExcInit):
             return self.lower_super_exc_init(e, ref)
+        from ..check.closures import IndirectCall
+
+        if isinstance(ref, IndirectCall):
+            return self.lower_indirect_call(e, ref)
         if isinstance(ref, t.Intrinsic):
             from .intrinsics import lower_intrinsic
 
