@@ -212,10 +212,21 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
             self.declare_import_from(m, stmt)
         elif isinstance(stmt, n.Import):
             for alias in stmt.names:
-                if alias.name in BUILTIN_MODULES and alias.asname is None:
-                    m.globals[alias.name] = t.BuiltinModule(alias.name)
+                if alias.name in BUILTIN_MODULES:
+                    m.globals[alias.asname or alias.name] = t.BuiltinModule(alias.name)
+                elif alias.name in ("typing", "dataclasses", "__future__"):
+                    m.globals[alias.asname or alias.name] = t.BuiltinModule(alias.name)
+                elif alias.name in self.modules:
+                    target = self.modules[alias.name]
+                    if alias.asname is not None:
+                        m.globals[alias.asname] = t.ModuleRef(target)
+                    else:
+                        # `import a.b` binds `a`; a.b is reached as an attribute of a
+                        top = alias.name.split(".")[0]
+                        m.globals.setdefault(top, t.ModuleRef(self.modules[top])
+                                             if top in self.modules else None)
                 else:
-                    self.error(alias, f"importing '{alias.name}' is not supported by apy (yet)")
+                    self.error(alias, f"no module named '{alias.name}'")
         elif isinstance(stmt, n.If):
             # `if __name__ == "__main__":` and friends: definitions inside count
             for s in stmt.body + stmt.orelse:
@@ -238,6 +249,20 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
                     self.error(alias, f"module '_machine' has no intrinsic '{alias.name}'")
                     continue
                 m.globals[alias.asname or alias.name] = intr
+            return
+        if stmt.level == 0 and stmt.module in self.modules and not stmt.module.startswith("rt."):
+            src = self.modules[stmt.module]
+            for alias in stmt.names:
+                if alias.name == "*":
+                    self.error(alias, "'from ... import *' is not supported by apy")
+                    continue
+                sym = src.globals.get(alias.name)
+                if sym is None and f"{stmt.module}.{alias.name}" in self.modules:
+                    sym = t.ModuleRef(self.modules[f"{stmt.module}.{alias.name}"])
+                if sym is None or alias.name.startswith("__"):
+                    self.error(alias, f"cannot import name '{alias.name}' from '{stmt.module}'")
+                    continue
+                m.globals[alias.asname or alias.name] = sym
             return
         if stmt.module in ("__future__", "typing", "dataclasses") and stmt.level == 0:
             for alias in stmt.names:
@@ -373,6 +398,14 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
                 "List", "Dict", "Set", "Tuple") else e.value.id)
         if isinstance(e, n.Attribute) and isinstance(e.value, n.Name) and e.value.id == "typing":
             return self.resolve_annotation(n.Name(e.attr, span=e.span))
+        if isinstance(e, n.Attribute):
+            scope_saved = self.scope
+            if self.scope is None:
+                self.scope = Scope(self.current_module, None)
+            member = self.module_member(e)
+            self.scope = scope_saved
+            if isinstance(member, ClassInfo):
+                return member.ty
         self.error(e, "this kind of type annotation is not supported by apy (yet)")
         return t.ERROR
 
@@ -927,7 +960,8 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
         elif isinstance(target, n.Attribute):
             tt = self.check_expr(target)
             if isinstance(target.ref, t.GlobalVar):
-                self.error(target, "assigning class attributes is not supported by apy")
+                self.error(target, "assigning class attributes or another module's variables "
+                           "is not supported by apy")
             elif tt is not t.ERROR and not self.compatible(vt, tt):
                 self.error(value, f"cannot assign '{vt}' to field '{target.attr}' of type '{tt}'",
                            conversion_hint(vt, tt))
@@ -1377,6 +1411,21 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
             mod = self.lookup(e.func.value.id, e.func.value)
             e.func.value.ref = mod
             return check_module_call(self, e, mod.name, e.func.attr)
+        if isinstance(e.func, n.Attribute):
+            member = self.module_member(e.func)
+            if member is t.ERROR:
+                self.check_args_only(e)
+                return t.ERROR
+            if isinstance(member, t.Function):
+                if self.scope.func is not None:
+                    self.scope.func.makes_calls = True
+                return self.call_function(e, member)
+            if isinstance(member, ClassInfo):
+                return self.check_construct(e, member)
+            if member is not None:
+                self.error(e.func, f"'{e.func.attr}' is not callable")
+                self.check_args_only(e)
+                return t.ERROR
         if isinstance(e.func, n.Attribute) and isinstance(e.func.value, n.Call) and \
                 isinstance(e.func.value.func, n.Name) and e.func.value.func.id == "super" and \
                 not e.func.value.args:
@@ -1520,7 +1569,42 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
         e.ref = BoundMethodCall(t.INT, "from_bytes", sig, args)
         return t.INT
 
+    def module_member(self, e: n.Attribute):
+        """`mod.name` where mod is an imported module of the program: the symbol, or None."""
+        base = e.value
+        if isinstance(base, n.Name):
+            sym = self.lookup(base.id, base, quiet=True)
+        elif isinstance(base, n.Attribute):
+            sym = self.module_member(base)
+        else:
+            return None
+        if not isinstance(sym, t.ModuleRef):
+            return None
+        base.ref = sym
+        base.ty = t.ERROR
+        member = sym.module.globals.get(e.attr)
+        if member is None and f"{sym.module.name}.{e.attr}" in self.modules:
+            member = t.ModuleRef(self.modules[f"{sym.module.name}.{e.attr}"])
+        if member is None:
+            self.error(e, f"module '{sym.module.name}' has no attribute '{e.attr}'")
+            return t.ERROR
+        return member
+
     def expr_Attribute(self, e: n.Attribute) -> t.Type:
+        member = self.module_member(e)
+        if member is t.ERROR:
+            return t.ERROR
+        if member is not None:
+            if isinstance(member, t.GlobalVar):
+                e.ref = member
+                return member.ty
+            if isinstance(member, t.Function):
+                from .closures import FunctionValue
+
+                e.ref = FunctionValue(member)
+                return self.callable_type(member)
+            self.error(e, f"'{e.attr}' cannot be used as a value here")
+            return t.ERROR
         if isinstance(e.value, n.Name):
             sym = self.lookup(e.value.id, e.value, quiet=True)
             if isinstance(sym, t.BuiltinModule):

@@ -122,8 +122,81 @@ def load_program(path: Path) -> list[t.ModuleInfo]:
         tree = parse_cached(rpath)
         modules.append(t.ModuleInfo(f"rt.{name}", str(rpath), tree, privileged=True))
     tree = parse_module(read_source(path), str(path))
-    modules.append(t.ModuleInfo("__main__", str(path), tree))
-    return modules
+    main = t.ModuleInfo("__main__", str(path), tree)
+    user: dict[str, t.ModuleInfo] = {}
+    order: list[t.ModuleInfo] = []
+    _load_imports(main, path.parent, user, order, set())
+    return modules + order + [main]
+
+
+def stdlib_dir() -> Path:
+    import applc.stdlib
+
+    return Path(applc.stdlib.__file__).resolve().parent
+
+
+def find_module(name: str, base: Path) -> tuple[Path, bool] | None:
+    """The file of module `name`: next to the program first, then in stdlib/.
+
+    Returns (path, privileged): stdlib modules may use `_machine` (drivers).
+    """
+    rel = Path(*name.split("."))
+    for root, privileged in ((base, False), (stdlib_dir(), True)):
+        for candidate in (root / rel.with_suffix(".apy"), root / rel / "__init__.apy"):
+            if candidate.is_file():
+                return candidate, privileged
+    return None
+
+
+def _imported_names(tree: nodes.Module) -> list[tuple[str, nodes.Node]]:
+    """Modules a file imports at its top level (and inside top-level ifs)."""
+    out = []
+
+    def scan(body):
+        for st in body:
+            if isinstance(st, nodes.Import):
+                out.extend((a.name, a) for a in st.names)
+            elif isinstance(st, nodes.ImportFrom) and st.level == 0 and st.module:
+                out.append((st.module, st))
+            elif isinstance(st, nodes.If):
+                scan(st.body)
+                scan(st.orelse)
+
+    scan(tree.body)
+    return out
+
+
+def _load_imports(m: t.ModuleInfo, base: Path, user: dict, order: list, active: set) -> None:
+    """Load the modules `m` imports, dependencies first (their code runs first)."""
+    from ..check.builtins import BUILTIN_MODULES
+    from ..diag import Diagnostic
+
+    active.add(m.name)
+    for name, node in _imported_names(m.tree):
+        if name in BUILTIN_MODULES or name in ("typing", "dataclasses", "__future__", "_machine"):
+            continue
+        parts = name.split(".")
+        for i in range(1, len(parts) + 1):  # `import a.b` imports a, then a.b
+            sub = ".".join(parts[:i])
+            if sub in user:
+                if sub in active:
+                    raise CompileError([Diagnostic(node.span, f"circular import of '{sub}' is "
+                                                   "not supported by apy")])
+                continue
+            found = find_module(sub, base)
+            if found is None:
+                if i == len(parts):
+                    raise CompileError([Diagnostic(node.span, f"no module named '{name}'",
+                                                   hint=f"apy looks for {sub.replace('.', '/')}"
+                                                   ".apy next to the program and in stdlib/")])
+                continue
+            fpath, privileged = found
+            tree = parse_module(read_source(fpath), str(fpath))
+            mod = t.ModuleInfo(sub, str(fpath), tree, privileged=privileged)
+            user[sub] = mod
+            _load_imports(mod, base, user, order, active)
+            order.append(mod)
+    active.discard(m.name)
 
 
 def display_path(path: Path) -> str:

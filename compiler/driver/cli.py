@@ -9,6 +9,7 @@ Out: an exit status (0 ok; 1 the program has errors, or the run program's own
     applc build prog.apy [-t kvm|hosted] [-o OUT] [--report] [--emit-llvm]
     applc run prog.apy [-t kvm|hosted] [--machine microvm|q35|pc] [--accel auto|kvm|tcg]
                        [--mem MiB] [--timeout S] [--boot-trace] [--] [ARGS...]
+    applc pyrun prog.apy [ARGS...]     (the same program under CPython, .apy imports found)
 """
 
 from __future__ import annotations
@@ -90,6 +91,13 @@ def _target_args(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "pyrun":
+        # the program under CPython (the oracle), with .apy imports: no argparse here,
+        # every further argument is the program's
+        from .pyrun import main as pyrun
+
+        return pyrun(argv[1:])
     try:
         args = make_parser().parse_args(argv)
     except UsageError as e:

@@ -178,9 +178,13 @@ class ClassLowering:
         if ref == "sys.argv":
             return self.b.inttoptr(self.call_rt("get_argv", []), PTR)
         if isinstance(ref, t.GlobalVar):
-            if not isinstance(e.value, n.Name) or not isinstance(e.value.ref, ClassInfo):
+            if not isinstance(e.value.ref, (ClassInfo, t.ModuleRef)):
                 self.expr(e.value)  # `self.CONST`: evaluate the object for its effects
             return self.prog.global_value(self.b, ref)
+        from ..check.closures import FunctionValue
+
+        if isinstance(ref, FunctionValue):
+            return self.function_value(ref)
         if isinstance(ref, FieldRef):
             obj = self.coerce(self.expr(e.value), e.value.ty, ref.info.ty)
             slot = self.load_at(obj, field_offset(ref.index))
