@@ -178,6 +178,9 @@ def _range(ck, e, expected):
 
 def _enumerate(ck, e, expected):
     kws = _keywords(ck, e, {"start": I})
+    if len(e.args) == 2 and not kws:  # enumerate(xs, 1): the start as a keyword, as CPython
+        e.keywords.append(n.Keyword("start", e.args.pop(), span=e.span))
+        kws = _keywords(ck, n.Call(e.func, [], e.keywords[-1:], span=e.span), {"start": I})
     if len(e.args) != 1:
         ck.error(e, f"enumerate() takes 1 positional argument, got {len(e.args)}")
         return t.ERROR
@@ -223,6 +226,29 @@ def _key_function(ck, e, elem: t.Type) -> None:
             if isinstance(kt, t.CallableType):
                 if len(kt.params) != 1 or not ck.compatible(elem, kt.params[0]):
                     ck.error(k.value, f"key function must take one '{elem}'")
+                elif not orderable(kt.ret) and kt.ret is not t.ERROR:
+                    ck.error(k.value, f"key function returns '{kt.ret}', which has no order")
+            elif kt is not t.ERROR:
+                ck.error(k.value, "key must be a function")
+
+
+def key_keywords(ck, e, elem: t.Type, extra: dict) -> dict:
+    """Check keyword arguments where `key=` is a function of one `elem`.
+
+    A builtin used as a key (`key=len`, `key=str.lower` is not supported) becomes the
+    lambda that calls it, so that every key function is a Callable value.
+    """
+    for k in e.keywords:
+        if k.arg == "key" and isinstance(k.value, n.Name) and k.value.id in BUILTIN_FUNCTIONS \
+                and isinstance(ck.lookup(k.value.id, k.value, quiet=True), t.Builtin):
+            param = n.Arg("_key_arg", None, span=k.value.span)
+            call = n.Call(n.Name(k.value.id, span=k.value.span),
+                          [n.Name("_key_arg", span=k.value.span)], [], span=k.value.span)
+            k.value = n.Lambda(n.Arguments([param], span=k.value.span),
+                               call, span=k.value.span)
+    allowed = dict(extra)
+    allowed["key"] = t.callable_of((elem,), t.ERROR) if elem is not t.ERROR else None
+    return _keywords(ck, e, allowed)
 
 
 def _sorted(ck, e, expected):
@@ -231,7 +257,7 @@ def _sorted(ck, e, expected):
         ck.check_args_only(e)
         return t.ERROR
     elem = _iter_arg(ck, e.args[0])
-    kws = _keywords(ck, e, {"key": None, "reverse": B})
+    kws = key_keywords(ck, e, elem, {"reverse": B})
     if elem is t.ERROR:
         return t.ERROR
     if "key" in kws:
@@ -330,8 +356,8 @@ def _anyall(ck, e, expected):
 def _minmax_any(ck, e, expected):
     name = e.func.id
     if len(e.args) >= 2:
-        kws = _keywords(ck, e, {"key": None})
         types = [ck.check_expr(a) for a in e.args]
+        kws = key_keywords(ck, e, types[0], {})
         if t.ERROR in types:
             return t.ERROR
         first = types[0]
@@ -351,7 +377,7 @@ def _minmax_any(ck, e, expected):
         ck.error(e, f"{name} expected at least 1 argument, got 0")
         return t.ERROR
     elem = _iter_arg(ck, e.args[0])
-    kws = _keywords(ck, e, {"key": None, "default": elem if elem is not t.ERROR else None})
+    kws = key_keywords(ck, e, elem, {"default": elem if elem is not t.ERROR else None})
     if elem is t.ERROR:
         return t.ERROR
     if "key" in kws:

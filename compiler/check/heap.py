@@ -527,7 +527,10 @@ class MethodChecks:
                 if not self.compatible(elem, pty.elem):
                     self.error(a, f"{name}() needs an iterable of '{pty.elem}', not of '{elem}'")
                 continue
-            if pty is t.ERROR:  # checked below (key functions, dict.get default)
+            if pty is t.ERROR and pname == "key" and isinstance(recv, t.ListType):
+                self.check_expr(a, t.callable_of((recv.elem,), t.ERROR))
+                continue
+            if pty is t.ERROR:  # checked below (dict.get default)
                 self.check_expr(a)
                 continue
             at = self.check_expr(a, pty)

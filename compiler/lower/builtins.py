@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 from llvmlite import ir
 
 from ..check import types as t
+from ..diag import InternalError
 from ..parse import nodes as n
-from .codegen import F64, I1, I8, I64
+from .codegen import F64, I1, I8, I64, PTR
 
 if TYPE_CHECKING:
     from .codegen import FunctionLowerer
@@ -26,6 +27,16 @@ if TYPE_CHECKING:
 def lower_builtin(fl: "FunctionLowerer", name: str, e: n.Call) -> ir.Value:
     if name == "print":
         return lower_print(fl, e)
+    if name in ITER_LOWER:
+        return ITER_LOWER[name](fl, e)
+    if name in ("min", "max") and len(e.args) == 1:
+        return _minmax_iter(fl, e)
+    if name in ("min", "max"):
+        return _minmax_values(fl, e)
+    if name in ("range", "enumerate", "zip", "reversed"):
+        raise InternalError(e.span, f"{name}() outside a loop")
+    if name == "sorted":
+        return _sorted(fl, e)
     args = [fl.expr(a) for a in e.args]
     types = [a.ty for a in e.args]
     return LOWER[name](fl, args, types, e)
@@ -81,17 +92,33 @@ def _abs(fl, args, types, e):
     return fl.b.select(neg, fl.b.neg(v), v)
 
 
-def _minmax(fl, args, types, e):
+def _minmax_values(fl, e):
+    """min(a, b, ...): every argument is evaluated first; the first extreme one wins."""
     from .arith import compare
 
+    args = [fl.expr(a) for a in e.args]
+    ty = e.args[0].ty
     better = ">" if e.func.id == "max" else "<"
-    ty = types[0]
+    key_fn = next((k.value for k in e.keywords if k.arg == "key"), None)
+    key = fl.expr(key_fn) if key_fn is not None else None
     cur = args[0]
+    cur_key = fl.call_value(key, key_fn.ty, [cur]) if key is not None else None
     for v in args[1:]:
-        # CPython keeps the first of equal (or unordered) values
-        c = compare(fl, better, v, ty, cur, ty)
+        if key is not None:
+            k = fl.call_value(key, key_fn.ty, [v])
+            c = compare(fl, better, k, key_fn.ty.ret, cur_key, key_fn.ty.ret)
+            cur_key = fl.b.select(c, k, cur_key)
+        else:
+            c = compare(fl, better, v, ty, cur, ty)
         cur = fl.b.select(c, v, cur)
     return cur
+
+
+def _sorted(fl, e):
+    lst = _list_of(fl, n.Call(e.func, e.args[:1], [], span=e.span, ty=e.ty))
+    fl.sort_list(lst, e.ty, next((k.value for k in e.keywords if k.arg == "key"), None),
+                 next((k.value for k in e.keywords if k.arg == "reverse"), None))
+    return lst
 
 
 def _round(fl, args, types, e):
@@ -148,8 +175,178 @@ def _repr(fl, args, types, e):
 
 
 LOWER = {
-    "len": _len, "abs": _abs, "min": _minmax, "max": _minmax, "round": _round,
+    "len": _len, "abs": _abs, "round": _round,
     "int": _int, "float": _float, "str": _str, "bool": _bool,
     "hex": _radix, "oct": _radix, "bin": _radix, "repr": _repr,
 }
 
+
+
+# --------------------------------------------------------------------------- iterables
+# These consume any iterable (or generator expression) through FunctionLowerer.consume,
+# evaluating items one at a time, as CPython's builtins do.
+
+
+def _sum_iter(fl, e):
+    ety = e.ty
+    acc = fl.entry_alloca(fl.llvm_type(ety), "sum")
+    if len(e.args) == 2:
+        start, sty = fl.expr(e.args[1]), e.args[1].ty
+    elif e.keywords:
+        start, sty = fl.expr(e.keywords[0].value), e.keywords[0].value.ty
+    else:
+        start, sty = ir.Constant(I64, 0), t.INT
+    fl.b.store(fl.coerce(fl.as_float(start, sty) if ety is t.FLOAT else fl.as_int(start, sty),
+                         ety, ety), acc)
+
+    def each(item, ity):
+        cur = fl.b.load(acc, typ=fl.llvm_type(ety))
+        fl.b.store(fl.binop("+", cur, ety, item, ity), acc)
+
+    fl.consume(e.args[0], each)
+    return fl.b.load(acc, typ=fl.llvm_type(ety))
+
+
+def _any_all(fl, e):
+    is_any = e.func.id == "any"
+    result = fl.entry_alloca(I1, "anyall")
+    fl.b.store(ir.Constant(I1, int(not is_any)), result)
+    done = fl.new_block("anyall.done")
+
+    def each(item, ity):
+        c = fl.truthy(item, ity)
+        hit, cont = fl.new_block("anyall.hit"), fl.new_block("anyall.next")
+        fl.b.cbranch(c if is_any else fl.b.not_(c), hit, cont)
+        fl.b.position_at_end(hit)
+        fl.b.store(ir.Constant(I1, int(is_any)), result)
+        fl.b.branch(done)
+        fl.b.position_at_end(cont)
+
+    fl.consume(e.args[0], each)
+    fl.b.branch(done)
+    fl.b.position_at_end(done)
+    return fl.b.load(result, typ=I1)
+
+
+def _minmax_iter(fl, e):
+    """min/max of an iterable: the first of the extreme items (CPython keeps the first)."""
+    from .arith import compare
+
+    name = e.func.id
+    better = ">" if name == "max" else "<"
+    ety = e.ty
+    key_fn = next((k.value for k in e.keywords if k.arg == "key"), None)
+    default = next((k.value for k in e.keywords if k.arg == "default"), None)
+    elem_ty = fl.iter_item_type(e.args[0].ty) if not isinstance(e.args[0], n.GeneratorExp) \
+        else e.args[0].elt.ty
+    key = fl.expr(key_fn) if key_fn is not None else None
+    best = fl.entry_alloca(fl.llvm_type(elem_ty), "best")
+    best_key = None
+    if key is not None:
+        kty = key_fn.ty.ret
+        best_key = fl.entry_alloca(fl.llvm_type(kty), "bestkey")
+    have = fl.entry_alloca(I1, "have")
+    fl.b.store(ir.Constant(I1, 0), have)
+
+    def keyof(v):
+        return fl.call_value(key, key_fn.ty, [v])
+
+    def each(item, ity):
+        item = fl.coerce(item, ity, elem_ty)
+        b = fl.b
+        first = b.not_(b.load(have, typ=I1))
+        take, test, cont = fl.new_block("mm.take"), fl.new_block("mm.test"), fl.new_block("mm.next")
+        k = keyof(item) if key is not None else None
+        b.cbranch(first, take, test)
+        b.position_at_end(test)
+        if key is not None:
+            c = compare(fl, better, k, key_fn.ty.ret, b.load(best_key, typ=fl.llvm_type(
+                key_fn.ty.ret)), key_fn.ty.ret)
+        else:
+            c = compare(fl, better, item, elem_ty, b.load(best, typ=fl.llvm_type(elem_ty)),
+                        elem_ty)
+        b.cbranch(c, take, cont)
+        b.position_at_end(take)
+        b.store(item, best)
+        if key is not None:
+            b.store(k, best_key)
+        b.store(ir.Constant(I1, 1), have)
+        b.branch(cont)
+        b.position_at_end(cont)
+
+    fl.consume(e.args[0], each)
+    b = fl.b
+    got = b.load(have, typ=I1)
+    if default is not None:
+        dv = fl.coerce(fl.expr(default), default.ty, ety)
+        v = fl.coerce(b.load(best, typ=fl.llvm_type(elem_ty)), elem_ty, ety)
+        return b.select(got, v, dv)
+    fl.guard(b.not_(got), "ValueError", f"{name}() arg is an empty sequence")
+    return b.load(best, typ=fl.llvm_type(elem_ty))
+
+
+def _list_of(fl, e):
+    ety = e.ty.elem
+    lst = fl.alloc_list(ir.Constant(I64, 0), ety)
+
+    def each(item, ity):
+        fl.call_rt("list_append", [lst, fl.to_slot(fl.coerce(item, ity, ety), ety),
+                                   ir.Constant(I1, int(t.is_object(ety)))])
+
+    if e.args:
+        fl.consume(e.args[0], each)
+    return fl.b.inttoptr(lst, PTR)
+
+
+def _tuple_of(fl, e):
+    if not e.args:
+        return fl.make_tuple([], [])
+    ety = e.ty.elems[0]
+    lst = _list_of(fl, n.Call(e.func, e.args, [], span=e.span, ty=t.list_of(ety)))
+    return fl.adapt(fl.call_rt("tuple_from_list_slots", [lst, ir.Constant(I1, int(
+        t.is_object(ety)))]), PTR)
+
+
+def _divmod(fl, args, types, e):
+    from . import arith
+
+    a, b = args
+    if e.ty.elems[0] is t.INT:
+        a, b = fl.as_int(a, types[0]), fl.as_int(b, types[1])
+        q = arith.int_op(fl, "//", a, b)
+        r = arith.int_op(fl, "%", a, b)
+        return fl.make_tuple([q, r], [t.INT, t.INT])
+    a, b = fl.as_float(a, types[0]), fl.as_float(b, types[1])
+    q = arith.float_op(fl, "//", a, b)
+    r = arith.float_op(fl, "%", a, b)
+    return fl.make_tuple([q, r], [t.FLOAT, t.FLOAT])
+
+
+def _pow(fl, args, types, e):
+    from . import arith
+
+    if len(args) == 3:
+        return fl.call_rt("pow_mod", [fl.as_int(args[0], types[0]), fl.as_int(args[1], types[1]),
+                                      fl.as_int(args[2], types[2])])
+    return fl.binop("**", args[0], types[0], args[1], types[1])
+
+
+def _ord(fl, args, types, e):
+    if types[0] is t.STR:
+        return fl.call_rt("str_ord", [args[0]])
+    return fl.call_rt("bytes_ord", [args[0]], module="rt.bytesops")
+
+
+def _chr(fl, args, types, e):
+    return fl.call_rt("str_chr", [fl.as_int(args[0], types[0])])
+
+
+def _hash(fl, args, types, e):
+    from .reprs import hash_value
+
+    return hash_value(fl, args[0], types[0])
+
+
+LOWER.update({"divmod": _divmod, "pow": _pow, "ord": _ord, "chr": _chr, "hash": _hash})
+ITER_LOWER = {"sum": _sum_iter, "any": _any_all, "all": _any_all, "list": _list_of,
+              "tuple": _tuple_of}

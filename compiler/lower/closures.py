@@ -136,8 +136,14 @@ class ClosureLowering:
     def lower_indirect_call(self: "FunctionLowerer", e: n.Call, ic: IndirectCall) -> ir.Value:
         clo = self.expr(e.func)
         args = [self.coerce(self.expr(a), a.ty, pt) for a, pt in zip(e.args, ic.ty.params)]
+        return self.call_value(clo, ic.ty, args)
+
+    def call_value(self: "FunctionLowerer", clo: ir.Value, ty: t.CallableType,
+                   args: list[ir.Value]) -> ir.Value:
+        """Call the closure `clo` of type `ty` with already converted arguments."""
         from .codegen import lty, ret_lty
 
+        ic = IndirectCall(ty)
         fnty = ir.FunctionType(ret_lty(ic.ty.ret), [PTR] + [lty(p) for p in ic.ty.params])
         # a pointer typed with the function type tells llvmlite the call's signature
         code = self.b.inttoptr(self.load_at(clo, CLOSURE_CODE), fnty.as_pointer())

@@ -167,7 +167,8 @@ class HeapLowering:
                 return self.from_slot(self.b.load(self.b.inttoptr(
                     self.slot_addr(obj, i, TUPLE_SLOTS), PTR), typ=I64), e.ty)
             if vt is t.STR:
-                return self.call_rt("str_getitem", [obj, idx], module="rt.strings")
+                return self.adapt(self.call_rt("str_getitem", [obj, idx], module="rt.strings"),
+                                  PTR)
             return self.sequence_runtime_index(obj, vt, idx)
         if e.ref == "slice":
             return self.lower_slice(obj, vt, e.index)
@@ -474,9 +475,9 @@ class StrIter(Iterator):
         body = fl.new_block("str.body")
         b.cbranch(b.icmp_signed("<", pos, nbytes), body, done)
         b.position_at_end(body)
-        ch = fl.call_rt("str_char_at", [self.obj, pos], may_raise=True)
-        b.store(b.add(pos, fl.str_nbytes(ch)), self.pos)
-        return ch
+        ch = fl.call_rt("str_iter_char", [self.obj, pos], module="rt.strings")
+        b.store(fl.call_rt("str_iter_next", [self.obj, pos], module="rt.strings"), self.pos)
+        return fl.adapt(ch, PTR)
 
 
 class EnumerateIter(Iterator):

@@ -118,8 +118,8 @@ def test_fmod(xy):
 
 
 def brief_messages(result, message):
-    """CPython 3.11 says 'float modulo'; apy uses the newer CPython text."""
-    return ("ZeroDivisionError", message) if result[0] == "ZeroDivisionError" else result
+    """The expected outcome: exactly CPython's (apy targets CPython 3.11's messages)."""
+    return result
 
 
 @many(3000)
