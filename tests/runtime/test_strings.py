@@ -101,9 +101,10 @@ def test_getitem(s, i):
 @example("héllo", INT64_MIN, None, -1)
 @example("héllo", None, INT64_MIN, 1)
 def test_slice(s, start, stop, step):
-    nones = (start is None) | ((stop is None) << 1)
+    # the compiler passes an omitted (or None) part as 0 with its flag bit set
+    nones = (start is None) | ((stop is None) << 1) | ((step is None) << 2)
     check(lambda: s[start:stop:step],
-          lambda: S.str_slice(make_str(s), start or 0, stop or 0, 1 if step is None else step, nones), read_str)
+          lambda: S.str_slice(make_str(s), start or 0, stop or 0, step or 0, nones), read_str)
 
 
 @many(400)
@@ -117,6 +118,7 @@ def test_iteration_and_len(s):
         pos = S.str_iter_next(a, pos)
     assert chars == list(s)
     assert S.str_len(a) == len(s)
+    assert read_list(S.str_reversed_list(a)) == list(reversed(s))
 
 
 # --------------------------------------------------------------------------- search
