@@ -185,7 +185,8 @@ class ApyHarness:
     def assert_same(self, expected: Outcome, actual: Outcome, what: str) -> None:
         """The differential contract: same stdout bytes, same exit status, and the
         last stderr line names the exception CPython died of (if it did)."""
-        detail = f"{what}\n=== expected (CPython) ===\n{expected.describe()}\n=== actual (applc) ===\n{actual.describe()}"
+        detail = (f"{what}\n=== expected (CPython) ===\n{expected.describe()}"
+                  f"\n=== actual (applc) ===\n{actual.describe()}")
         assert actual.stdout == expected.stdout, "stdout differs: " + detail
         assert actual.status == expected.status, "exit status differs: " + detail
         if expected.exc_type is not None:

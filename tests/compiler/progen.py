@@ -162,7 +162,7 @@ class _Generator:
         self.ret = self.draw(st.sampled_from([INT, FLOAT, BOOL]))
         self.uses_loop = self.uses_call = False
         self.call_budget = 2
-        self.writable = set(self.draw(st.sets(st.sampled_from(sorted(self.globals)), max_size=2))) if self.globals else set()
+        self.writable = self.written_globals()
         visible = {**self.globals, **{p: t for p, t, _ in params}}
         header = ", ".join(f"{p}: {t}" + (f" = {d}" if d is not None else "") for p, t, d in params)
         body = [f"global {g}" for g in sorted(self.writable)]
@@ -170,6 +170,12 @@ class _Generator:
         body.append(f"return {self.expr(self.ret, Block(visible))}")
         self.functions.append(Signature(name, params, self.ret, not (self.uses_loop or self.uses_call)))
         return [f"def {name}({header}) -> {self.ret}:", *indent(body), "", ""]
+
+    def written_globals(self) -> set[str]:
+        """Globals a function declares `global` (and so may assign)."""
+        if not self.globals:
+            return set()
+        return set(self.draw(st.sets(st.sampled_from(sorted(self.globals)), max_size=2)))
 
     def parameters(self) -> list[tuple[str, str, str | None]]:
         params = []
@@ -254,12 +260,15 @@ class _Generator:
         return [f"{name} {op} {rhs}"]
 
     def s_if(self, scope: Block) -> list[str]:
-        lines = [f"if {self.condition(scope)}:", *indent(self.block(scope.nested(), self.small_count()))]
+        lines = [f"if {self.condition(scope)}:", *self.branch(scope)]
         for _ in range(self.draw(st.integers(0, 1))):
-            lines += [f"elif {self.condition(scope)}:", *indent(self.block(scope.nested(), self.small_count()))]
+            lines += [f"elif {self.condition(scope)}:", *self.branch(scope)]
         if self.draw(st.booleans()):
-            lines += ["else:", *indent(self.block(scope.nested(), self.small_count()))]
+            lines += ["else:", *self.branch(scope)]
         return lines
+
+    def branch(self, scope: Block) -> list[str]:
+        return indent(self.block(scope.nested(), self.small_count()))
 
     def s_for(self, scope: Block) -> list[str]:
         self.uses_loop = True

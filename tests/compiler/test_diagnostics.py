@@ -96,6 +96,10 @@ def assert_exactly_marked(path: Path, reported: list[Reported]) -> None:
     assert not missing and not unexpected, "\n".join(lines)
 
 
+def reported(diagnostics: list) -> list[Reported]:
+    return [Reported(d.span.line, d.span.col, d.message) for d in diagnostics]
+
+
 def same_file(reported_path: str, path: Path) -> bool:
     return Path(reported_path).resolve() == path.resolve()
 
@@ -112,7 +116,7 @@ def test_check_reports_exactly_the_marked_errors(case: Path) -> None:
         check_file(str(case))
     diagnostics = info.value.diagnostics
     assert all(same_file(d.span.file, case) for d in diagnostics), [str(d.span) for d in diagnostics]
-    assert_exactly_marked(case, [Reported(d.span.line, d.span.col, d.message) for d in diagnostics])
+    assert_exactly_marked(case, reported(diagnostics))
 
 
 def test_build_reports_errors_too(tmp_path: Path) -> None:
@@ -122,7 +126,7 @@ def test_build_reports_errors_too(tmp_path: Path) -> None:
     case = CORPUS / "inventory.apy"
     with pytest.raises(CompileError) as info:
         build_file(str(case), target="hosted", out=str(tmp_path / "never"))
-    assert_exactly_marked(case, [Reported(d.span.line, d.span.col, d.message) for d in info.value.diagnostics])
+    assert_exactly_marked(case, reported(info.value.diagnostics))
     assert not (tmp_path / "never").exists()
 
 

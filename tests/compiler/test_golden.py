@@ -116,6 +116,7 @@ def test_corpus_relies_on_no_deviation(program: Path, apy, tmp_path: Path) -> No
     modelled = tmp_path / program.name
     modelled.write_text(progen.instrument_for_apy(program.read_text(), str(program)))
     checked = apy.cpython(modelled)
-    assert (checked.stdout, checked.status, checked.exc_type) == (plain.stdout, plain.status, plain.exc_type), (
+    observed = (checked.stdout, checked.status, checked.exc_type)
+    assert observed == (plain.stdout, plain.status, plain.exc_type), (
         f"{program.name} depends on a deliberate deviation:\n{checked.describe()}"
     )
