@@ -232,6 +232,17 @@ def _key_function(ck, e, elem: t.Type) -> None:
                 ck.error(k.value, "key must be a function")
 
 
+def builtin_as_lambda(ck, value: n.Expr) -> n.Expr:
+    """`len` where a function value is wanted becomes `lambda x: len(x)`."""
+    if isinstance(value, n.Name) and value.id in BUILTIN_FUNCTIONS and isinstance(
+            ck.lookup(value.id, value, quiet=True), t.Builtin):
+        param = n.Arg("_key_arg", None, span=value.span)
+        call = n.Call(n.Name(value.id, span=value.span),
+                      [n.Name("_key_arg", span=value.span)], [], span=value.span)
+        return n.Lambda(n.Arguments([param], span=value.span), call, span=value.span)
+    return value
+
+
 def key_keywords(ck, e, elem: t.Type, extra: dict) -> dict:
     """Check keyword arguments where `key=` is a function of one `elem`.
 
@@ -239,13 +250,8 @@ def key_keywords(ck, e, elem: t.Type, extra: dict) -> dict:
     lambda that calls it, so that every key function is a Callable value.
     """
     for k in e.keywords:
-        if k.arg == "key" and isinstance(k.value, n.Name) and k.value.id in BUILTIN_FUNCTIONS \
-                and isinstance(ck.lookup(k.value.id, k.value, quiet=True), t.Builtin):
-            param = n.Arg("_key_arg", None, span=k.value.span)
-            call = n.Call(n.Name(k.value.id, span=k.value.span),
-                          [n.Name("_key_arg", span=k.value.span)], [], span=k.value.span)
-            k.value = n.Lambda(n.Arguments([param], span=k.value.span),
-                               call, span=k.value.span)
+        if k.arg == "key":
+            k.value = builtin_as_lambda(ck, k.value)
     allowed = dict(extra)
     allowed["key"] = t.callable_of((elem,), t.ERROR) if elem is not t.ERROR else None
     return _keywords(ck, e, allowed)

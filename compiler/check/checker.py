@@ -118,6 +118,18 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
             return self.compatible(inner, expected.inner)
         return self.is_subclass_type(actual, expected)
 
+    def container_elem(self, ty: t.Type) -> t.Type | None:
+        """What `x in c` compares x with: the items (keys of a dict)."""
+        if isinstance(ty, (t.ListType, t.SetType)):
+            return ty.elem
+        if isinstance(ty, t.DictType):
+            return ty.key
+        if isinstance(ty, t.TupleType):
+            if ty.variadic or (ty.elems and all(x == ty.elems[0] for x in ty.elems)):
+                return ty.elems[0]
+            return ty.elems[0] if ty.elems else None
+        return None
+
     def resolve_class_operand(self, e: n.Expr) -> t.Type:
         """The class named by the second argument of isinstance()."""
         if isinstance(e, n.Name):
@@ -1294,6 +1306,33 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
             return t.INT
         if op == "+" and lt is t.STR and rt is t.STR:
             return t.STR
+        if op == "+" and isinstance(lt, t.ListType) and lt == rt:
+            return lt
+        if op == "+" and isinstance(lt, t.TupleType) and isinstance(rt, t.TupleType):
+            if lt.variadic and rt.variadic and lt == rt:
+                return lt
+            if not lt.variadic and not rt.variadic:
+                return t.tuple_of(lt.elems + rt.elems)
+        if op == "*" and ((isinstance(lt, (t.ListType, t.TupleType)) and rt in ints) or (
+                lt in ints and isinstance(rt, (t.ListType, t.TupleType)))):
+            seq = lt if lt not in ints else rt
+            if isinstance(seq, t.TupleType) and not seq.variadic:
+                if seq.elems and all(x == seq.elems[0] for x in seq.elems):
+                    return t.tuple_of((seq.elems[0],), variadic=True)
+                self.error(e, "repeating a tuple of mixed types is not supported by apy")
+                return t.ERROR
+            return seq
+        if op in ("+", "*") and (lt in (t.BYTES, t.BYTEARRAY) or rt in (t.BYTES, t.BYTEARRAY)):
+            if op == "+" and lt in (t.BYTES, t.BYTEARRAY) and rt in (t.BYTES, t.BYTEARRAY,
+                                                                      t.MEMORYVIEW):
+                return lt
+            if op == "*" and ((lt in (t.BYTES, t.BYTEARRAY) and rt in ints) or (
+                    rt in (t.BYTES, t.BYTEARRAY) and lt in ints)):
+                return lt if lt not in ints else rt
+        if op in ("|", "&", "-", "^") and isinstance(lt, t.SetType) and lt == rt:
+            return lt
+        if op == "|" and isinstance(lt, t.DictType) and lt == rt:
+            return lt
         if op == "*" and ((lt is t.STR and rt in ints) or (lt in ints and rt is t.STR)):
             return t.STR
         if op == "%" and lt is t.STR:
@@ -1338,12 +1377,22 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
             if op in ("in", "not in"):
                 if a is t.STR and b is t.STR:
                     continue
-                self.error(e, f"'{op}' between '{a}' and '{b}' is not supported by apy (yet)")
+                elem = self.container_elem(b)
+                if elem is not None and (self.compatible(a, elem) or self.compatible(elem, a)):
+                    continue
+                if b in (t.BYTES, t.BYTEARRAY) and a in (t.INT, t.BOOL, t.BYTES, t.BYTEARRAY):
+                    continue
+                self.error(e, f"'{op}' between '{a}' and '{b}' is not supported by apy")
                 continue
             if a in t.NUMERIC and b in t.NUMERIC:
                 continue
             if a == b and a in (t.STR, t.NONE) and (op in ("==", "!=") or a is t.STR):
                 continue
+            if a == b and op not in ("==", "!="):
+                from .builtins import orderable
+
+                if orderable(a):
+                    continue
             if op in ("==", "!="):
                 continue  # different types: never equal, decided at compile time
             self.error(e, f"'{op}' not supported between instances of '{a}' and '{b}'")

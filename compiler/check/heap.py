@@ -528,6 +528,15 @@ class MethodChecks:
                     self.error(a, f"{name}() needs an iterable of '{pty.elem}', not of '{elem}'")
                 continue
             if pty is t.ERROR and pname == "key" and isinstance(recv, t.ListType):
+                from .builtins import builtin_as_lambda
+
+                new = builtin_as_lambda(self, a)
+                if new is not a:
+                    args[args.index(a)] = new
+                    for k in e.keywords:
+                        if k.value is a:
+                            k.value = new
+                    a = new
                 self.check_expr(a, t.callable_of((recv.elem,), t.ERROR))
                 continue
             if pty is t.ERROR:  # checked below (dict.get default)

@@ -123,7 +123,7 @@ def compare(fl: "FunctionLowerer", op: str, a: ir.Value, at: t.Type, b: ir.Value
         same = at is t.NONE and bt is t.NONE
         return ir.Constant(I1, int(same == (op == "is")))
     if op in ("in", "not in"):
-        found = fl.call_rt("str_contains", [b, a])
+        found = contains(fl, a, at, b, bt)
         return found if op == "in" else bld.not_(found)
     ints = (t.INT, t.BOOL)
     if at in ints and bt in ints:
@@ -155,6 +155,22 @@ def compare(fl: "FunctionLowerer", op: str, a: ir.Value, at: t.Type, b: ir.Value
         return bld.icmp_signed(op, r, ZERO)
     if at is t.NONE and bt is t.NONE:
         return ir.Constant(I1, int(op == "=="))
+    if op not in ("==", "!=") and at == bt and isinstance(at, (t.ListType, t.TupleType)):
+        from .reprs import OPS
+
+        kind = fl.prog.kinds.kind_word(bld, at.elem if isinstance(at, t.ListType) else at)
+        if isinstance(at, t.ListType):
+            return fl.call_rt("list_richcompare", [bld.ptrtoint(a, I64), bld.ptrtoint(b, I64),
+                                                   kind, ir.Constant(I64, OPS[op])],
+                              module="rt.lists")
+        return fl.call_rt("tuple_richcompare", [bld.ptrtoint(a, I64), bld.ptrtoint(b, I64), kind,
+                                                ir.Constant(I64, OPS[op])], module="rt.hashes")
+    if op not in ("==", "!=") and at == bt:
+        from ..check.classes import ClassType
+
+        if isinstance(at, ClassType):
+            lt = fl.class_lt(a, b, at) if op in ("<", ">=") else fl.class_lt(b, a, at)
+            return lt if op in ("<", ">") else bld.not_(lt)
     if op in ("==", "!=") and at == bt:
         from .reprs import equal_values
 
@@ -176,3 +192,59 @@ def optional_equal(fl: "FunctionLowerer", op: str, a: ir.Value, at: t.Type, b: i
     common = at if isinstance(at, t.OptionalType) else bt
     e = equal_values(fl, fl.coerce(a, at, common), fl.coerce(b, bt, common), common)
     return e if op == "==" else fl.b.not_(e)
+
+
+def contains(fl: "FunctionLowerer", x: ir.Value, xt: t.Type, c: ir.Value, ct: t.Type) -> ir.Value:
+    """`x in c` for every container type."""
+    bld = fl.b
+    if ct is t.STR:
+        return fl.call_rt("str_contains", [c, x], module="rt.strings")
+    if isinstance(ct, (t.ListType, t.TupleType)):
+        elem = ct.elem if isinstance(ct, t.ListType) else ct.elems[0]
+        if isinstance(ct, t.TupleType) and not ct.variadic:
+            elem = ct.elems[0]
+            if any(e != elem for e in ct.elems):
+                # a heterogeneous tuple: compare with each item of the same type
+                from .reprs import equal_values
+
+                result = ir.Constant(I1, 0)
+                for i, et in enumerate(ct.elems):
+                    if fl.checker_compatible(xt, et):
+                        item = fl.tuple_item(c, i, et)
+                        result = bld.or_(result, equal_values(fl, fl.coerce(x, xt, et), item, et))
+                return result
+        slot = fl.to_slot(fl.coerce(x, xt, elem), elem)
+        kind = fl.prog.kinds.kind_word(bld, elem)
+        fn = "list_contains" if isinstance(ct, t.ListType) else "tuple_contains"
+        return fl.call_rt(fn, [bld.ptrtoint(c, I64), slot, kind], module="rt.lists")
+    from .containers import container_contains
+
+    return container_contains(fl, x, xt, c, ct)
+
+
+def sequence_op(fl: "FunctionLowerer", op: str, a: ir.Value, at: t.Type, b: ir.Value,
+                bt: t.Type) -> ir.Value:
+    """list/tuple + and * (concatenation and repetition make new objects)."""
+    bld = fl.b
+    if op == "+":
+        if isinstance(at, t.ListType):
+            kind = fl.prog.kinds.kind_word(bld, at.elem)
+            r = fl.call_rt("list_concat", [bld.ptrtoint(a, I64), bld.ptrtoint(b, I64), kind],
+                           module="rt.lists")
+        else:
+            ptrs = any(t.is_object(x) for x in at.elems + bt.elems)
+            r = fl.call_rt("tuple_concat", [bld.ptrtoint(a, I64), bld.ptrtoint(b, I64),
+                                            ir.Constant(I1, int(ptrs))], module="rt.lists")
+        return fl.adapt(r, fl.llvm_type(at) if isinstance(at, t.ListType) else
+                        ir.PointerType())
+    seq, sty, k, kty = (a, at, b, bt) if isinstance(at, (t.ListType, t.TupleType)) else \
+        (b, bt, a, at)
+    count = fl.as_int(k, kty)
+    if isinstance(sty, t.ListType):
+        r = fl.call_rt("list_repeat", [bld.ptrtoint(seq, I64), count,
+                                       fl.prog.kinds.kind_word(bld, sty.elem)], module="rt.lists")
+    else:
+        ptrs = any(t.is_object(x) for x in sty.elems)
+        r = fl.call_rt("tuple_repeat", [bld.ptrtoint(seq, I64), count, ir.Constant(I1, int(ptrs))],
+                       module="rt.lists")
+    return fl.adapt(r, ir.PointerType())

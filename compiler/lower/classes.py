@@ -339,3 +339,23 @@ class ClassLowering:
                 result = b.and_(result, equal_values(self, fa, fb, fty))
             return result
         return self.b.icmp_unsigned("==", self.b.ptrtoint(a, I64), self.b.ptrtoint(b_, I64))
+
+    def class_lt(self: "FunctionLowerer", a: ir.Value, b_: ir.Value, ty: t.Type) -> ir.Value:
+        """a < b for instances: __lt__, or a dataclass(order=True)'s field tuples."""
+        info = ty.info
+        if info.find_method("__lt__") is not None:
+            return self.call_special(ty, "__lt__", a, [b_])
+        if info.is_dataclass and info.dc_order:
+            fields = list(info.fields.values())
+            tty = t.tuple_of(tuple(fields))
+            ta = self.make_tuple([self.from_slot(self.load_at(a, field_offset(i)), f)
+                                  for i, f in enumerate(fields)], fields)
+            tb = self.make_tuple([self.from_slot(self.load_at(b_, field_offset(i)), f)
+                                  for i, f in enumerate(fields)], fields)
+            kind = self.prog.kinds.kind_word(self.b, tty)
+            return self.call_rt("tuple_richcompare", [self.b.ptrtoint(ta, I64),
+                                                      self.b.ptrtoint(tb, I64), kind, c64(0)],
+                                module="rt.hashes")
+        self.raise_exc("TypeError", f"'<' not supported between instances of '{info.name}'")
+        self.b.position_at_end(self.new_block("dead"))
+        return ir.Constant(I1, 0)

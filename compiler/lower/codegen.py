@@ -90,6 +90,10 @@ class ProgramLowerer:
         # generated per-type functions (repr, ==, hash...): built after use, like pending
         self.generated: dict[tuple, ir.Function] = {}
         self.generated_pending: list = []
+        from .kinds import Kinds
+
+        self.kinds = Kinds(self)
+        self.objhooks: dict[str, ir.Function] = {}
         self.globals: dict[int, ir.GlobalVariable] = {}
         self.strings: dict[str, ir.Constant] = {}
         self.defaults: dict[tuple[int, int], ir.GlobalVariable] = {}
@@ -139,13 +143,34 @@ class ProgramLowerer:
                 if isinstance(sym, t.Function) and sym.module is m and sym.export:
                     self.function(sym)
         self.define_main()
+        self.drain()
+        self.finish_kinds()
+        return self.module
+
+    def drain(self) -> None:
         while self.pending or self.generated_pending:
             if self.pending:
                 f = self.pending.pop()
                 FunctionLowerer(self, f.module, f).lower_function()
             else:
                 self.generated_pending.pop()()
-        return self.module
+
+    def finish_kinds(self) -> None:
+        """Generate the objhooks switches and the tuple-descriptor setup, once every
+        type that reaches the runtime is known (generating may add more: repeat)."""
+        from .kinds import generate_objhook
+
+        while True:
+            count = len(self.kinds.object_types)
+            for name, fn in self.objhooks.items():
+                fn.blocks.clear()
+                generate_objhook(self, name, fn)
+            self.drain()
+            if len(self.kinds.object_types) == count:
+                break
+        b = ir.IRBuilder(self.kinds_setup.append_basic_block("entry"))
+        self.kinds.emit_descriptor_setup(b)
+        b.ret_void()
 
     def declare_module(self, m: t.ModuleInfo) -> None:
         for sym in m.globals.values():
@@ -158,10 +183,15 @@ class ProgramLowerer:
 
     def function(self, f: t.Function) -> ir.Function:
         """The ir.Function of `f`, declared (and queued for lowering) on first use."""
+        from .kinds import OBJHOOKS
+
         fn = self.functions.get(id(f))
         if fn is None:
             fn = self.declare_function(f)
-            self.pending.append(f)
+            if f.module.name == "rt.objhooks" and f.name in OBJHOOKS:
+                self.objhooks[f.name] = fn  # generated at the end (applc.lower.kinds)
+            else:
+                self.pending.append(f)
         return fn
 
     def declare_function(self, f: t.Function) -> ir.Function:
@@ -266,6 +296,10 @@ class ProgramLowerer:
         fn = ir.Function(self.module, ir.FunctionType(I32, []), "applc_main")
         self.add_attributes(fn)
         b = ir.IRBuilder(fn.append_basic_block("entry"))
+        self.kinds_setup = ir.Function(self.module, ir.FunctionType(VOID, []), "applc.kinds.setup")
+        self.kinds_setup.linkage = "internal"
+        self.add_attributes(self.kinds_setup)
+        b.call(self.kinds_setup, [])
         exc = self.rt_global("rt.core", "_exc")
         _, report = self.rt_function("rt.core", "report_uncaught")
         _, flush = self.rt_function("rt.core", "flush_stdout")
@@ -1178,8 +1212,19 @@ class FunctionLowerer(HeapLowering, ClassLowering, FStringLowering, ClosureLower
             return v
         return self.b.sitofp(self.as_int(v, ty), F64)
 
+    def checker_compatible(self, a: t.Type, b: t.Type) -> bool:
+        return a == b or (isinstance(b, t.OptionalType) and (a is t.NONE or a == b.inner))
+
     def binop(self, op: str, a: ir.Value, at: t.Type, b: ir.Value, bt: t.Type) -> ir.Value:
         from . import arith
+
+        if isinstance(at, (t.ListType, t.TupleType)) or isinstance(bt, (t.ListType, t.TupleType)):
+            return arith.sequence_op(self, op, a, at, b, bt)
+        if at in (t.BYTES, t.BYTEARRAY) or bt in (t.BYTES, t.BYTEARRAY) or isinstance(
+                at, (t.SetType, t.DictType)):
+            from .containers import container_binop
+
+            return container_binop(self, op, a, at, b, bt)
 
         if at is t.STR or bt is t.STR:
             if op == "+":

@@ -221,10 +221,12 @@ class HeapLowering:
         addr = self.b.ptrtoint(obj, I64)
         if vt is t.STR:
             r = self.call_rt("str_slice", [addr, lo, hi, st, flags], module="rt.strings")
-        elif isinstance(vt, (t.ListType, t.TupleType)):
+        elif isinstance(vt, t.ListType):
+            kind = self.prog.kinds.kind_word(self.b, vt.elem)
+            r = self.call_rt("list_slice", [addr, lo, hi, st, flags, kind], module="rt.lists")
+        elif isinstance(vt, t.TupleType):
             ptrs = ir.Constant(I1, int(any(t.is_object(x) for x in self.elem_types(vt))))
-            fn = "list_slice" if isinstance(vt, t.ListType) else "tuple_slice"
-            r = self.call_rt(fn, [addr, lo, hi, st, flags, ptrs], module="rt.lists")
+            r = self.call_rt("tuple_slice", [addr, lo, hi, st, flags, ptrs], module="rt.lists")
         else:
             r = self.call_rt("bytes_slice", [addr, lo, hi, st, flags], module="rt.bytesops")
         return self.b.inttoptr(r, PTR) if r.type == I64 else r
@@ -356,6 +358,72 @@ class HeapLowering:
             return ty.elem
         return t.INT
 
+    # ---------------------------------------------------------------- list helpers
+
+    def list_extend(self: "FunctionLowerer", lst: ir.Value, lt: t.ListType, it: n.Expr) -> None:
+        """lst.extend(it) / lst += it: append every item (the iterable is read first when it
+        is the list itself, as CPython copies it)."""
+        elem = lt.elem
+        if isinstance(it.ty, t.ListType):
+            other = self.expr(it)
+            self.call_rt("list_extend", [self.b.ptrtoint(lst, I64), self.b.ptrtoint(other, I64),
+                                         self.prog.kinds.kind_word(self.b, elem)],
+                         module="rt.lists")
+            return
+
+        def each(item, ity):
+            self.call_rt("list_append", [lst, self.to_slot(self.coerce(item, ity, elem), elem),
+                                         ir.Constant(I1, int(t.is_object(elem)))])
+
+        self.consume(it, each)
+
+    def expr_as_list(self: "FunctionLowerer", v: ir.Value, vty: t.Type, elem: t.Type) -> ir.Value:
+        """A list with the items of v (v itself when it is a list)."""
+        if isinstance(vty, t.ListType):
+            return self.b.ptrtoint(v, I64)
+        raise InternalError(self.span, f"slice assignment from {vty}")
+
+    def sort_list(self: "FunctionLowerer", lst: ir.Value, lt: t.ListType,
+                  key: n.Expr | None, reverse: n.Expr | None) -> None:
+        """lst.sort(key=..., reverse=...): CPython's timsort in the runtime; keys first."""
+        b = self.b
+        rev = self.truthy(self.expr(reverse), reverse.ty) if reverse is not None else \
+            ir.Constant(I1, 0)
+        addr = b.ptrtoint(lst, I64)
+        if key is None:
+            self.call_rt("list_sort", [addr, self.prog.kinds.kind_word(b, lt.elem), rev],
+                         module="rt.lists")
+            return
+        fn = self.expr(key)
+        kty = key.ty.ret
+        keys = self.alloc_list(c64(0), kty)
+
+        def body(item, head, exit_bb):
+            k = self.call_value(fn, key.ty, [item])
+            self.call_rt("list_append", [keys, self.to_slot(k, kty),
+                                         ir.Constant(I1, int(t.is_object(kty)))])
+            b.branch(head)
+
+        _, exit_bb = self.for_each_list_value(lst, lt, body)
+        b.position_at_end(exit_bb)
+        self.call_rt("list_sort_keyed", [addr, keys, self.prog.kinds.kind_word(b, kty), rev],
+                     module="rt.lists")
+
+    def for_each_list_value(self: "FunctionLowerer", lst: ir.Value, lt: t.ListType, body):
+        it = n.Name("<list>", span=self.span or n.NO_SPAN, ty=lt)
+        it.ref = _ValueRef(lst)
+        iterator = SeqIter(self, it, "list")
+        iterator.obj = self.b.ptrtoint(lst, I64)
+        iterator.index = self.entry_alloca(I64, "seq.i")
+        self.b.store(c64(0), iterator.index)
+        head = self.new_block("iter.head")
+        exit_bb = self.new_block("iter.exit")
+        self.b.branch(head)
+        self.b.position_at_end(head)
+        item = iterator.next(exit_bb)
+        body(item, head, exit_bb)
+        return head, exit_bb
+
     # ---------------------------------------------------------------- methods
 
     def lower_method_call(self: "FunctionLowerer", e: n.Call, bm: BoundMethodCall) -> ir.Value:
@@ -369,6 +437,11 @@ class HeapLowering:
         from .methods import lower_runtime_method
 
         return lower_runtime_method(self, e, bm, recv)
+
+
+class _ValueRef:
+    def __init__(self, value: ir.Value) -> None:
+        self.value = value
 
 
 class Iterator:

@@ -286,3 +286,75 @@ def _build_eq(prog: "ProgramLowerer", fn: ir.Function, ty: t.Type) -> None:
             custom = equal_dict_or_set(fl, x, y, ty)
         b.ret(custom)
     fl.finish()
+
+
+OPS = {"<": 0, "<=": 1, "==": 2, "!=": 3, ">": 4, ">=": 5}
+
+
+def hash_value(fl: "FunctionLowerer", v: ir.Value, ty: t.Type) -> ir.Value:
+    """hash(v), equal to CPython's (str and bytes as under PYTHONHASHSEED=0)."""
+    from .classes import field_offset
+    from ..check.classes import ClassType
+
+    b = fl.b
+    if ty in (t.INT, t.BOOL, t.FLOAT, t.STR, t.BYTES) or isinstance(ty, t.TupleType):
+        kind = fl.prog.kinds.kind_word(b, ty)
+        return fl.call_rt("slot_hash", [kind, fl.to_slot(v, ty)], module="rt.hashes")
+    if ty is t.NONE:
+        return ir.Constant(I64, 0x48a3f0a)  # CPython hashes None by address; any fixed value
+    if isinstance(ty, t.OptionalType):
+        slot = fl.to_slot(v, ty)
+        is_none = b.icmp_unsigned("==", slot, ir.Constant(I64, 0))
+        none_bb, some_bb, end = fl.new_block("h.none"), fl.new_block("h.some"), fl.new_block("h")
+        b.cbranch(is_none, none_bb, some_bb)
+        b.position_at_end(some_bb)
+        h = hash_value(fl, fl.coerce(v, ty, ty.inner), ty.inner)
+        some_end = b.block
+        b.branch(end)
+        b.position_at_end(none_bb)
+        b.branch(end)
+        b.position_at_end(end)
+        phi = b.phi(I64)
+        phi.add_incoming(h, some_end)
+        phi.add_incoming(ir.Constant(I64, 0x48a3f0a), none_bb)
+        return phi
+    if isinstance(ty, ClassType):
+        info = ty.info
+        if info.find_method("__hash__") is not None:
+            return fl.call_special(ty, "__hash__", v, [])
+        if info.is_dataclass and info.dc_eq and info.dc_frozen:
+            values = [fl.from_slot(fl.load_at(v, field_offset(i)), fty)
+                      for i, fty in enumerate(info.fields.values())]
+            tty = t.tuple_of(tuple(info.fields.values()))
+            return hash_value(fl, fl.make_tuple(values, list(info.fields.values())), tty)
+        if info.find_method("__eq__") is None and not (info.is_dataclass and info.dc_eq):
+            return fl.call_rt("hash_pointer", [b.ptrtoint(v, I64)], module="rt.hashes")
+    fl.raise_exc("TypeError", f"unhashable type: '{ty}'")
+    b.position_at_end(fl.new_block("dead"))
+    return ir.Constant(I64, 0)
+
+
+def order_values(fl: "FunctionLowerer", a: ir.Value, b_: ir.Value, ty: t.Type,
+                 op: ir.Value) -> ir.Value:
+    """bool(a <op> b) for CPython's op codes, where op is an i64 value."""
+    from ..check.classes import ClassType
+
+    b = fl.b
+    if isinstance(ty, t.ListType):
+        kind = fl.prog.kinds.kind_word(b, ty.elem)
+        return fl.call_rt("list_richcompare", [b.ptrtoint(a, I64), b.ptrtoint(b_, I64), kind, op],
+                          module="rt.lists")
+    if isinstance(ty, ClassType):
+        # only == / != exist for classes without ordering methods
+        eq = equal_values(fl, a, b_, ty)
+        is_eq = b.icmp_unsigned("==", op, ir.Constant(I64, 2))
+        is_ne = b.icmp_unsigned("==", op, ir.Constant(I64, 3))
+        lt = fl.class_lt(a, b_, ty)
+        gt = fl.class_lt(b_, a, ty)
+        return b.select(is_eq, eq, b.select(is_ne, b.not_(eq), b.select(
+            b.icmp_unsigned("==", op, ir.Constant(I64, 0)), lt, b.select(
+                b.icmp_unsigned("==", op, ir.Constant(I64, 4)), gt, b.select(
+                    b.icmp_unsigned("==", op, ir.Constant(I64, 1)), b.not_(gt), b.not_(lt))))))
+    eq = equal_values(fl, a, b_, ty)
+    is_ne = b.icmp_unsigned("==", op, ir.Constant(I64, 3))
+    return b.select(is_ne, b.not_(eq), eq)
