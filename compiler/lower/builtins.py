@@ -348,5 +348,42 @@ def _hash(fl, args, types, e):
 
 
 LOWER.update({"divmod": _divmod, "pow": _pow, "ord": _ord, "chr": _chr, "hash": _hash})
+def _set_of(fl, e):
+    from .containers import _rt
+
+    st = e.ty
+    kind = fl.prog.kinds.kind_word(fl.b, st.elem)
+    s = _rt(fl, "set_new", [kind])
+
+    def each(item, ity):
+        _rt(fl, "set_add", [s, fl.to_slot(fl.coerce(item, ity, st.elem), st.elem), kind])
+
+    if e.args:
+        fl.consume(e.args[0], each)
+    return fl.b.inttoptr(s, PTR)
+
+
+def _dict_of(fl, e):
+    from .containers import _kinds, _rt
+
+    dt = e.ty
+    kk, vk = _kinds(fl, dt)
+    if e.args and isinstance(e.args[0].ty, t.DictType):
+        return fl.adapt(_rt(fl, "dict_copy", [fl.b.ptrtoint(fl.expr(e.args[0]), I64), kk, vk]),
+                        PTR)
+    d = _rt(fl, "dict_new", [])
+
+    def each(item, ity):
+        k = fl.tuple_item(item, 0, ity.elems[0])
+        v = fl.tuple_item(item, 1, ity.elems[1])
+        _rt(fl, "dict_setitem", [d, fl.to_slot(fl.coerce(k, ity.elems[0], dt.key), dt.key),
+                                 fl.to_slot(fl.coerce(v, ity.elems[1], dt.value), dt.value),
+                                 kk, vk])
+
+    if e.args:
+        fl.consume(e.args[0], each)
+    return fl.b.inttoptr(d, PTR)
+
+
 ITER_LOWER = {"sum": _sum_iter, "any": _any_all, "all": _any_all, "list": _list_of,
-              "tuple": _tuple_of}
+              "tuple": _tuple_of, "set": _set_of, "dict": _dict_of}

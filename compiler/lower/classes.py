@@ -65,7 +65,9 @@ class ClassLowering:
             msg = self.expr(c.exc_message) if c.exc_message is not None else None
             obj = self.new_instance(info)
             if msg is not None:
-                self.set_exception_message(obj, msg)
+                # the runtime raises KeyError with the key's repr already made (2)
+                self.set_exception_message(obj, msg, 2 if self.module.privileged and
+                                           info.name == "KeyError" else 1)
             return self.b.inttoptr(obj, PTR)
         # arguments first (Python evaluates them before the object exists)
         values = self.bound_values(c.call, skip=1) if c.call is not None else []
@@ -81,9 +83,11 @@ class ClassLowering:
             self.call_method_direct(c.init, [objp] + values)
         return objp
 
-    def set_exception_message(self: "FunctionLowerer", obj: ir.Value, msg: ir.Value) -> None:
+    def set_exception_message(self: "FunctionLowerer", obj: ir.Value, msg: ir.Value,
+                              how: int = 1) -> None:
+        """how: 1 = the argument is this str; 2 = the str is the repr of a KeyError's key."""
         self.store_at(obj, field_offset(EXC_MSG), self.b.ptrtoint(msg, I64))
-        self.store_at(obj, field_offset(EXC_HAS_MSG), c64(1))
+        self.store_at(obj, field_offset(EXC_HAS_MSG), c64(how))
 
     def bound_values(self: "FunctionLowerer", bc: t.BoundCall, skip: int = 0) -> list[ir.Value]:
         """Evaluate a call's arguments in source order; defaults for the missing ones."""
@@ -285,8 +289,19 @@ class ClassLowering:
         if info.find_method("__str__") is not None:
             return self.call_special(ty, "__str__", v, [])
         if info.is_exception:
-            return self.from_slot(self.load_at(v, field_offset(EXC_MSG)), t.STR)
+            msg = self.from_slot(self.load_at(v, field_offset(EXC_MSG)), t.STR)
+            if self.is_key_error(info):
+                # str(KeyError(x)) is repr(x), unless the runtime already made the repr
+                from .reprs import repr_value
+
+                how = self.load_at(v, field_offset(EXC_HAS_MSG))
+                quoted = repr_value(self, msg, t.STR)
+                return self.b.select(self.b.icmp_unsigned("==", how, c64(1)), quoted, msg)
+            return msg
         return self.class_repr(v, ty)
+
+    def is_key_error(self, info: ClassInfo) -> bool:
+        return any(c.name == "KeyError" and c.builtin for c in info.ancestors())
 
     def class_repr(self: "FunctionLowerer", v: ir.Value, ty: t.Type) -> ir.Value | None:
         if not isinstance(ty, ClassType):
@@ -303,10 +318,12 @@ class ClassLowering:
             name = self.from_slot(self.load_at(v, field_offset(EXC_NAME)), t.STR)
             self.call_rt("sb_add_str", [sb, self.call_rt("exc_short_name", [name])])
             add("(")
-            has = self.b.trunc(self.load_at(v, field_offset(EXC_HAS_MSG)), I1)
-            with self.b.if_then(has):
-                msg = self.from_slot(self.load_at(v, field_offset(EXC_MSG)), t.STR)
+            how = self.load_at(v, field_offset(EXC_HAS_MSG))
+            msg = self.from_slot(self.load_at(v, field_offset(EXC_MSG)), t.STR)
+            with self.b.if_then(self.b.icmp_unsigned("==", how, c64(1))):
                 self.call_rt("sb_add_str", [sb, repr_value(self, msg, t.STR)])
+            with self.b.if_then(self.b.icmp_unsigned("==", how, c64(2))):
+                self.call_rt("sb_add_str", [sb, msg])
             add(")")
             return self.call_rt("sb_finish", [sb])
         if info.is_dataclass:

@@ -576,12 +576,12 @@ class FunctionLowerer(HeapLowering, ClassLowering, FStringLowering, ClosureLower
         """Raise builtin exception `name` here; leaves the builder in a fresh dead block."""
         if isinstance(msg, str):
             msg = self.prog.str_const(msg)
-        has_msg = msg is not None
+        how = 0 if msg is None else 2 if name == "KeyError" else 1
         self.b.call(self.rt("raise_exc"), [
             ir.Constant(I64, self.prog.exc_ids[name]),
             self.prog.str_const(name),
             msg if msg is not None else self.prog.str_const(""),
-            ir.Constant(I1, has_msg),
+            ir.Constant(I64, how),
         ])
         self.add_traceback()
         self.b.branch(self.current_unwind())

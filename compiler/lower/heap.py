@@ -258,6 +258,12 @@ class HeapLowering:
                 return ReversedIter(self, it)
         if isinstance(it, n.GeneratorExp):
             raise InternalError(it.span, "generator expressions are lowered by their consumer")
+        from .containers import DictIter
+
+        if isinstance(ty, t.IterType) and ty.kind in ("keys", "values", "items"):
+            return DictIter(self, it, it.func.value, ty.kind)
+        if isinstance(ty, (t.DictType, t.SetType)):
+            return DictIter(self, it, it, "keys")
         if isinstance(ty, t.ListType):
             return SeqIter(self, it, "list")
         if isinstance(ty, t.TupleType):
@@ -357,6 +363,38 @@ class HeapLowering:
         if isinstance(ty, t.IterType):
             return ty.elem
         return t.INT
+
+    # ---------------------------------------------------------------- dicts and sets
+
+    def expr_DictExpr(self, e):
+        from .containers import expr_dict
+
+        return expr_dict(self, e)
+
+    def expr_SetExpr(self, e):
+        from .containers import expr_set
+
+        return expr_set(self, e)
+
+    def expr_DictComp(self, e):
+        from .containers import expr_dictcomp
+
+        return expr_dictcomp(self, e)
+
+    def expr_SetComp(self, e):
+        from .containers import expr_setcomp
+
+        return expr_setcomp(self, e)
+
+    def dict_getitem(self, d, dt, key, index_expr=None):
+        from .containers import dict_getitem
+
+        return dict_getitem(self, d, dt, key)
+
+    def dict_setitem(self, d, dt, key, value):
+        from .containers import dict_setitem
+
+        dict_setitem(self, d, dt, key, value)
 
     # ---------------------------------------------------------------- list helpers
 
