@@ -36,7 +36,7 @@ from ..parse.parser import parse_module
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # compiler/ (the applc package)
 # The runtime modules compiled with every program (the optimiser drops what a program
 # doesn't use). A module is listed here once the compiler calls into it.
-RUNTIME_MODULES = ["core", "numfmt", "fmath", "unidata", "strings", "objhooks", "hashes",
+RUNTIME_MODULES = ["core", "gc", "numfmt", "fmath", "unidata", "strings", "objhooks", "hashes",
                    "lists", "dicts"]
 
 
