@@ -58,6 +58,11 @@ class ApyUnicodeEncodeError(_ApyUnicodeError, UnicodeEncodeError):
     pass
 
 
+# named like the exceptions they stand for, as tracebacks and tests show them
+ApyUnicodeDecodeError.__name__ = ApyUnicodeDecodeError.__qualname__ = "UnicodeDecodeError"
+ApyUnicodeEncodeError.__name__ = ApyUnicodeEncodeError.__qualname__ = "UnicodeEncodeError"
+
+
 def _runtime_builtins() -> dict:
     names = dict(vars(builtins))
     names["__import__"] = _import
@@ -110,8 +115,11 @@ def reset_heap() -> None:
     core = load("core")
     if "gc_alloc" in vars(core):
         load("gc").gc_collect()  # no stack or data roots are set: everything goes
-    else:
-        core._heap_ptr = 0  # core's bump allocator starts again
+    elif core._heap_ptr != 0:
+        # core's bump allocator starts again, over zeroed memory as alloc() promises
+        start = (_machine.plat_heap_start() + 15) & -16
+        _machine.memset(start, 0, core._heap_ptr - start)
+        core._heap_ptr = 0
 
 
 # --------------------------------------------------------------------------- str objects
