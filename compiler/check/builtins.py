@@ -28,7 +28,11 @@ BUILTIN_FUNCTIONS = {
 }
 
 # Modules the compiler provides, and what they export.
-BUILTIN_MODULES = {"sys": {"exit", "argv"}}
+BUILTIN_MODULES = {"sys": {"exit", "argv"}, "math": set()}  # math: runtime/mathmod.apy
+
+# math functions whose Python signature differs from the runtime function's
+MATH_SPECIAL = {"log", "modf", "frexp", "isclose", "fsum", "prod", "floor", "ceil", "trunc",
+                "pow", "exp2", "sqrt"}
 
 # The builtin exception hierarchy (child -> parent), as in CPython.
 EXCEPTION_PARENTS: dict[str, str | None] = {
@@ -677,7 +681,9 @@ BUILTIN_CHECKS = {
 
 
 def check_module_call(ck: "Checker", e: n.Call, module: str, attr: str) -> t.Type:
-    """`sys.exit(...)`."""
+    """`sys.exit(...)`, `math.sqrt(...)`."""
+    if module == "math":
+        return check_math_call(ck, e, attr)
     if attr not in BUILTIN_MODULES[module]:
         ck.error(e.func, f"module '{module}' has no attribute '{attr}' in apy (yet)")
         ck.check_args_only(e)
@@ -692,3 +698,65 @@ def check_module_call(ck: "Checker", e: n.Call, module: str, attr: str) -> t.Typ
         if at not in (I, B, S, N, t.ERROR):
             ck.error(a, f"sys.exit() takes an int, a str or None in apy, not '{at}'")
     return t.NORETURN
+
+
+def math_function(ck: "Checker", name: str):
+    m = ck.modules.get("rt.mathmod")
+    f = m.globals.get(name) if m is not None else None
+    return f if isinstance(f, t.Function) and not name.startswith("_") else None
+
+
+def check_math_call(ck: "Checker", e: n.Call, attr: str) -> t.Type:
+    """math.f(x, ...): ints and bools are accepted where floats are (math converts them)."""
+    from .heap import BoundMethodCall, MethodSig
+
+    if e.keywords and attr != "isclose":
+        ck.error(e.keywords[0], f"math.{attr}() takes no keyword arguments")
+    types = [ck.check_expr(a) for a in e.args]
+    kw = {k.arg: ck.check_expr(k.value) for k in e.keywords}
+    if t.ERROR in types:
+        return t.ERROR
+    if attr in ("fsum", "prod"):
+        if len(e.args) != 1:
+            ck.error(e, f"math.{attr}() takes one iterable")
+            return t.ERROR
+        elem = ck.iter_elem_type(e.args[0], types[0])
+        if elem not in (I, F, B):
+            ck.error(e.args[0], f"math.{attr}() needs numbers, not '{elem}'")
+            return t.ERROR
+        e.ref = ("math", attr, elem)
+        return F if attr == "fsum" or elem is F else I
+    name = {"log": "log_base" if len(e.args) == 2 else "log"}.get(attr, attr)
+    f = math_function(ck, name) if attr not in ("modf", "frexp") else None
+    if f is None and attr not in ("modf", "frexp"):
+        ck.error(e.func, f"module 'math' has no attribute '{attr}' in apy")
+        return t.ERROR
+    params = [p.ty for p in f.params] if f else [F]
+    if attr == "isclose":
+        params = params[:2]
+        for k, kt in kw.items():
+            if k not in ("rel_tol", "abs_tol") or kt not in (I, F, B):
+                ck.error(e, f"math.isclose() got an unexpected keyword argument '{k}'")
+    if len(types) != len(params):
+        ck.error(e, f"math.{attr}() takes {len(params)} argument"
+                 f"{'s' if len(params) != 1 else ''} ({len(types)} given)")
+        return t.ERROR
+    for a, at, pt in zip(e.args, types, params):
+        ok = at == pt or (pt is F and at in (I, B)) or (pt is I and at is B)
+        if not ok:
+            ck.error(a, f"math.{attr}() argument must be a number, not '{at}'"
+                     if pt is F else f"'{at}' object cannot be interpreted as an integer")
+    e.ref = ("math", attr, None)
+    if attr == "modf":
+        return t.tuple_of((F, F))
+    if attr == "frexp":
+        return t.tuple_of((F, I))
+    return f.ret
+
+
+def math_constant(ck: "Checker", attr: str) -> t.Type | None:
+    m = ck.modules.get("rt.mathmod")
+    g = m.globals.get(attr) if m is not None else None
+    if isinstance(g, t.GlobalVar) and attr in ("pi", "e", "tau", "inf", "nan"):
+        return g
+    return None

@@ -535,6 +535,22 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
                 method(stmt)
         return sc.defined
 
+    def stmt_Delete(self, s: n.Delete) -> None:
+        for target in s.targets:
+            if isinstance(target, n.Name):
+                self.check_expr(target)
+                self.scope.defined.discard(target.id)  # reading it again is an error
+            elif isinstance(target, n.Subscript):
+                tt = self.check_expr(target)
+                ct = target.value.ty
+                if isinstance(ct, t.DictType) or (isinstance(ct, t.ListType) and target.ref in (
+                        "index", "slice")) or (ct is t.BYTEARRAY and target.ref == "index"):
+                    continue
+                if tt is not t.ERROR:
+                    self.error(target, f"'{ct}' object doesn't support item deletion")
+            else:
+                self.error(target, "this kind of 'del' target is not supported by apy")
+
     def stmt_ClassDef(self, s: n.ClassDef) -> None:
         if not self.scope.is_module:
             self.error(s.name_span, "classes inside functions are not supported by apy (yet)")
@@ -1661,6 +1677,13 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
                 if sym.name == "sys" and e.attr == "argv":
                     e.ref = "sys.argv"
                     return t.list_of(t.STR)
+                if sym.name == "math":
+                    from .builtins import math_constant
+
+                    g = math_constant(self, e.attr)
+                    if g is not None:
+                        e.ref = g
+                        return g.ty
                 self.error(e, f"module '{sym.name}' has no attribute '{e.attr}' in apy (yet)")
                 return t.ERROR
             if isinstance(sym, ClassInfo):

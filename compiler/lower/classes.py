@@ -182,7 +182,7 @@ class ClassLowering:
         if ref == "sys.argv":
             return self.b.inttoptr(self.call_rt("get_argv", []), PTR)
         if isinstance(ref, t.GlobalVar):
-            if not isinstance(e.value.ref, (ClassInfo, t.ModuleRef)):
+            if not isinstance(e.value.ref, (ClassInfo, t.ModuleRef, t.BuiltinModule)):
                 self.expr(e.value)  # `self.CONST`: evaluate the object for its effects
             return self.prog.global_value(self.b, ref)
         from ..check.closures import FunctionValue

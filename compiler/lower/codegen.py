@@ -647,6 +647,30 @@ class FunctionLowerer(HeapLowering, ClassLowering, FStringLowering, ClosureLower
     def stmt_Nonlocal(self, s: n.Nonlocal) -> None:
         pass
 
+    def stmt_Delete(self, s: n.Delete) -> None:
+        for target in s.targets:
+            if isinstance(target, n.Name):
+                continue  # the checker forbids reading it again; the object is left to the GC
+            ct = target.value.ty
+            obj = self.b.ptrtoint(self.expr(target.value), I64)
+            if isinstance(ct, t.DictType):
+                from .containers import _kinds
+                from .reprs import repr_value
+
+                key = self.coerce(self.expr(target.index), target.index.ty, ct.key)
+                kk, _ = _kinds(self, ct)
+                self.call_rt("dict_delitem", [obj, self.to_slot(key, ct.key), kk,
+                                              repr_value(self, key, ct.key)], module="rt.dicts")
+            elif target.ref == "slice":
+                lo, hi, st, flags = self.slice_bounds(target.index)
+                self.call_rt("list_delslice", [obj, lo, hi, st, flags], module="rt.lists")
+            elif isinstance(ct, t.ListType):
+                idx = self.as_int(self.expr(target.index), target.index.ty)
+                self.call_rt("list_delitem", [obj, idx], module="rt.lists")
+            else:
+                idx = self.as_int(self.expr(target.index), target.index.ty)
+                self.call_rt("bytearray_delitem", [obj, idx], module="rt.bytesops")
+
     def stmt_ExprStmt(self, s: n.ExprStmt) -> None:
         if isinstance(s.value, n.Constant) and isinstance(s.value.value, str):
             return
@@ -1291,6 +1315,8 @@ class FunctionLowerer(HeapLowering, ClassLowering, FStringLowering, ClosureLower
             return lower_intrinsic(self, ref.name, e)
         if ref == "sys.exit":
             return self.sys_exit(e)
+        if isinstance(ref, tuple) and ref[0] == "math":
+            return self.math_call(e, ref[1], ref[2])
         fref = e.func.ref
         if isinstance(fref, t.Builtin) and fref.name == "isinstance":
             return self.lower_isinstance(e)
@@ -1299,6 +1325,40 @@ class FunctionLowerer(HeapLowering, ClassLowering, FStringLowering, ClosureLower
 
             return lower_builtin(self, fref.name, e)
         raise InternalError(e.span, f"call to {fref!r}")
+
+    def math_call(self, e: n.Call, attr: str, elem: t.Type | None) -> ir.Value:
+        """math.f(...): runtime/mathmod.apy, arguments converted as math converts them."""
+        m = "rt.mathmod"
+        if attr in ("fsum", "prod"):
+            from .builtins import _list_of
+
+            lst = _list_of(self, n.Call(n.Name("list", span=e.span), e.args, [], span=e.span,
+                                        ty=t.list_of(elem)))
+            if attr == "fsum":
+                return self.call_rt("fsum_ints" if elem is not t.FLOAT else "fsum", [lst],
+                                    module=m)
+            if elem is t.FLOAT:
+                return self.call_rt("prod_floats", [lst, ir.Constant(F64, 1.0)], module=m)
+            return self.call_rt("prod_ints", [lst, ir.Constant(I64, 1)], module=m)
+        args = [self.expr(a) for a in e.args]
+        if attr in ("modf", "frexp"):
+            x = self.as_float(args[0], e.args[0].ty)
+            if attr == "modf":
+                return self.make_tuple([self.call_rt("modf_frac", [x], module=m),
+                                        self.call_rt("modf_int", [x], module=m)],
+                                       [t.FLOAT, t.FLOAT])
+            return self.make_tuple([self.call_rt("frexp_mant", [x], module=m),
+                                    self.call_rt("frexp_exp", [x], module=m)], [t.FLOAT, t.INT])
+        name = "log_base" if attr == "log" and len(args) == 2 else attr
+        f, fn = self.prog.rt_function(m, name)
+        conv = [self.as_float(v, a.ty) if p.ty is t.FLOAT else self.as_int(v, a.ty)
+                for v, a, p in zip(args, e.args, f.params)]
+        if attr == "isclose":
+            tol = {"rel_tol": ir.Constant(F64, 1e-09), "abs_tol": ir.Constant(F64, 0.0)}
+            for k in e.keywords:
+                tol[k.arg] = self.as_float(self.expr(k.value), k.value.ty)
+            conv += [tol["rel_tol"], tol["abs_tol"]]
+        return self.call_rt(name, conv, module=m)
 
     def sys_exit(self, e: n.Call) -> ir.Value:
         code, msg, has_msg = ir.Constant(I64, 0), self.prog.str_const(""), ir.Constant(I1, 0)
