@@ -577,10 +577,12 @@ def _int(ck, e, types):
     if not _nargs(ck, e, "int", 0, 2):
         return I
     if len(types) == 2:
-        if types[0] not in (S, t.BYTES, t.BYTEARRAY) or types[1] not in (I, B):
+        if types[0] is not S or types[1] not in (I, B):
             ck.error(e, "int() can't convert non-string with explicit base")
         return I
-    if types and types[0] not in (I, F, B, S, t.BYTES, t.BYTEARRAY):
+    if types and types[0] in (t.BYTES, t.BYTEARRAY):
+        ck.error(e.args[0], "int() of bytes is not supported by apy (yet)")
+    elif types and types[0] not in (I, F, B, S):
         ck.error(e.args[0], f"int() argument must be a string, a bytes-like object or a "
                  f"real number, not '{types[0]}'")
     return I

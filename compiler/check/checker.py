@@ -1142,7 +1142,7 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
             self.scope.narrowed[k] = ty
 
     def check_truthy(self, e: n.Expr, ty: t.Type) -> None:
-        if ty not in (t.INT, t.FLOAT, t.BOOL, t.STR, t.NONE, t.ERROR):
+        if isinstance(ty, (t.IterType, t.CallableType)):
             self.error(e, f"'{ty}' has no truth value in apy")
 
     def check_expr(self, e: n.Expr, expected: t.Type | None = None) -> t.Type:

@@ -388,7 +388,9 @@ class ClassChecks:
         return None
 
     def check_construct(self, e: n.Call, info: ClassInfo) -> t.Type:
-        if info.builtin:
+        if info.builtin or (info.is_exception and info.find_method("__init__") is None):
+            # builtin exceptions, and exception classes that keep their __init__, take an
+            # optional message
             if e.keywords or len(e.args) > 1:
                 self.error(e, f"{info.name}() takes at most one argument (the message) in apy")
                 self.check_args_only(e)

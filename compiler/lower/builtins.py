@@ -139,7 +139,12 @@ def _int(fl, args, types, e):
     x, ty = args[0], types[0]
     if ty is t.FLOAT:
         return fl.call_rt("float_to_int", [x], module="rt.numfmt")
-    return fl.as_int(x, ty)
+    if ty is t.STR:
+        base = fl.as_int(args[1], types[1]) if len(args) == 2 else ir.Constant(I64, 10)
+        return fl.call_rt("str_to_int", [x, base], module="rt.strings")
+    if ty in (t.INT, t.BOOL):
+        return fl.as_int(x, ty)
+    raise InternalError(e.span, f"int() of {ty}")
 
 
 def _float(fl, args, types, e):

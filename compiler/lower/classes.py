@@ -61,7 +61,7 @@ class ClassLowering:
 
     def lower_construct(self: "FunctionLowerer", e: n.Call, c: Construct) -> ir.Value:
         info = c.info
-        if info.builtin:
+        if info.builtin or (info.is_exception and c.init is None):
             msg = self.expr(c.exc_message) if c.exc_message is not None else None
             obj = self.new_instance(info)
             if msg is not None:

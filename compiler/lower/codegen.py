@@ -1194,6 +1194,39 @@ class FunctionLowerer(HeapLowering, ClassLowering, FStringLowering, ClosureLower
             return self.b.icmp_signed("!=", self.str_nbytes(v), ir.Constant(I64, 0))
         if ty is t.NONE:
             return ir.Constant(I1, 0)
+        if isinstance(ty, t.OptionalType):
+            # None is false; otherwise the value's own truth (0, "", [] are false too)
+            b = self.b
+            is_none = b.icmp_unsigned("==", b.ptrtoint(v, I64), ir.Constant(I64, 0))
+            none_bb, some_bb, end = self.new_block("t.none"), self.new_block("t.some"), \
+                self.new_block("t")
+            b.cbranch(is_none, none_bb, some_bb)
+            b.position_at_end(some_bb)
+            inner = self.truthy(self.coerce(v, ty, ty.inner), ty.inner)
+            some_end = b.block
+            b.branch(end)
+            b.position_at_end(none_bb)
+            b.branch(end)
+            b.position_at_end(end)
+            phi = b.phi(I1)
+            phi.add_incoming(inner, some_end)
+            phi.add_incoming(ir.Constant(I1, 0), none_bb)
+            return phi
+        if isinstance(ty, (t.ListType, t.DictType, t.SetType, t.TupleType)) or ty in (
+                t.BYTES, t.BYTEARRAY):
+            n_ = self.load_at(v, 8)  # every sized object keeps its length at offset 8
+            return self.b.icmp_signed("!=", n_, ir.Constant(I64, 0))
+        if ty is t.MEMORYVIEW:
+            return self.b.icmp_signed("!=", self.load_at(v, 24), ir.Constant(I64, 0))
+        from ..check.classes import ClassType
+
+        if isinstance(ty, ClassType):
+            if ty.info.find_method("__bool__") is not None:
+                return self.call_special(ty, "__bool__", v, [])
+            if ty.info.find_method("__len__") is not None:
+                n_ = self.call_special(ty, "__len__", v, [])
+                return self.b.icmp_signed("!=", n_, ir.Constant(I64, 0))
+            return ir.Constant(I1, 1)
         raise InternalError(self.span, f"truth value of {ty}")
 
     def str_nbytes(self, s: ir.Value) -> ir.Value:
