@@ -15,9 +15,11 @@ pattern as a signed value, and so on. Arguments are taken by their low 64 bits
 (two's complement), the way a register holds them.
 
 Implemented: the memory, float-bit and 64-bit integer intrinsics, memcpy/memset,
-sqrt, and str_addr/str_at (str objects laid out as docs/runtime-abi.md says; a
-Python str stands for an apy str value). Not here: the platform intrinsics
-(plat_*), which belong with the platform interface.
+sqrt, str_addr/str_at (str objects laid out as docs/runtime-abi.md says; a
+Python str stands for an apy str value), plat_argc/plat_argv, and the heap and
+root intrinsics the collector uses (plat_heap_start/end, stack_pointer,
+stack_top, data_start, data_end, spill_registers), over regions tests choose,
+and plat_write (kept in WRITTEN). Not here: plat_exit and the clocks.
 Besides the intrinsics, `read_bytes`/`write_bytes` let tests look at memory; apy
 code never calls them (they are not intrinsics).
 """
@@ -218,9 +220,6 @@ def str_at(addr: int) -> str:
     return s
 
 
-# --------------------------------------------------------------------------- platform
-
-ARGV: list[bytes] = [b"applc"]  # tests may replace it
 # --------------------------------------------------------------------------- console
 
 WRITTEN: dict[int, bytearray] = {1: bytearray(), 2: bytearray()}  # what each fd was sent
@@ -231,6 +230,9 @@ def plat_write(fd: int, addr: int, n: int) -> None:
     WRITTEN.setdefault(fd, bytearray()).extend(read_bytes(addr, n))
 
 
+# --------------------------------------------------------------------------- platform
+
+ARGV: list[bytes] = [b"applc"]  # tests may replace it
 _argv_addrs: dict[int, int] = {}
 
 
@@ -246,6 +248,83 @@ def plat_argv(i: int) -> int:
         write_bytes(addr, data)
         _argv_addrs[i] = addr
     return _argv_addrs[i]
+
+
+# --------------------------------------------------------------------------- heap and GC roots
+#
+# The collector (runtime/gc.apy) takes its heap from the platform and finds roots
+# on the stack, in the registers and in the image's globals. Under CPython there
+# is no apy stack and there are no apy registers or globals in shim memory, so
+# tests say which shim memory stands for them: `set_stack(lo, hi)` (the stack
+# pointer is `lo`, the top `hi`) and `set_data(lo, hi)`, both empty until set.
+# With no roots, a collection frees every object (rtload.reset_heap relies on
+# it); the collector starts one by itself after 1 MiB of allocation, so a test
+# that holds objects longer than that must put them in its roots.
+# The heap is `set_heap(lo, hi)`, or else DEFAULT_HEAP_SIZE bytes taken from
+# static memory on first use.
+
+DEFAULT_HEAP_SIZE = 4 * 1024 * 1024
+_heap: tuple[int, int] | None = None
+_stack: tuple[int, int] = (0, 0)
+_data: tuple[int, int] = (0, 0)
+
+
+def _heap_region() -> tuple[int, int]:
+    global _heap
+    if _heap is None:
+        lo = static_buffer(DEFAULT_HEAP_SIZE)
+        _heap = (lo, lo + DEFAULT_HEAP_SIZE)
+    return _heap
+
+
+def plat_heap_start() -> int:
+    return _heap_region()[0]
+
+
+def plat_heap_end() -> int:
+    return _heap_region()[1]
+
+
+def stack_pointer() -> int:
+    """The lowest address of the live stack (compiled: rsp)."""
+    return _stack[0]
+
+
+def stack_top() -> int:
+    """The end of the stack: its highest address + 1."""
+    return _stack[1]
+
+
+def data_start() -> int:
+    """The image's globals, [data_start(), data_end()): .data and .bss."""
+    return _data[0]
+
+
+def data_end() -> int:
+    return _data[1]
+
+
+def spill_registers() -> None:
+    """Compiled: stores the callee-saved registers on the stack. CPython holds
+    no apy values in registers, so there is nothing to store."""
+
+
+def set_heap(lo: int, hi: int) -> None:
+    """Test helper (not an intrinsic): the region plat_heap_start/end report."""
+    global _heap
+    _heap = (lo, hi)
+
+
+def set_stack(lo: int, hi: int) -> None:
+    """Test helper (not an intrinsic): shim memory that stands for the stack."""
+    global _stack
+    _stack = (lo, hi)
+
+
+def set_data(lo: int, hi: int) -> None:
+    """Test helper (not an intrinsic): shim memory that stands for the globals."""
+    global _data
+    _data = (lo, hi)
 
 
 # --------------------------------------------------------------------------- test helpers
