@@ -110,6 +110,7 @@ def test_slice(s, start, stop, step):
 @many(400)
 @given(texts)
 def test_iteration_and_len(s):
+    rtload.reset_heap()
     a = make_str(s)
     chars = []
     pos = 0
