@@ -125,7 +125,8 @@ INTRINSICS: dict[str, t.Intrinsic] = {
 
 # builtins whose arguments are checked by their handler (keywords, iterables, context)
 SELF_CHECKED = {"range", "enumerate", "zip", "reversed", "sorted", "list", "tuple", "set",
-                "dict", "sum", "any", "all", "min", "max", "isinstance", "bytes", "bytearray"}
+                "dict", "sum", "any", "all", "min", "max", "isinstance", "bytes", "bytearray",
+                "memoryview"}
 
 
 def check_builtin_call(ck: "Checker", e: n.Call, name: str,
@@ -445,7 +446,19 @@ ITER_CHECKS = {
     "set": _collection("set"), "dict": _collection("dict"), "sum": _sum, "any": _anyall,
     "all": _anyall, "min": _minmax_any, "max": _minmax_any, "isinstance": _isinstance,
     "bytes": _bytes_ctor("bytes"), "bytearray": _bytes_ctor("bytearray"),
+    "memoryview": lambda ck, e, expected: _memoryview(ck, e),
 }
+
+
+def _memoryview(ck, e):
+    if e.keywords or len(e.args) != 1:
+        ck.error(e, "memoryview() takes exactly one argument")
+        ck.check_args_only(e)
+        return t.MEMORYVIEW
+    ty = ck.check_expr(e.args[0])
+    if ty not in (t.BYTES, t.BYTEARRAY, t.MEMORYVIEW, t.ERROR):
+        ck.error(e.args[0], f"memoryview: a bytes-like object is required, not '{ty}'")
+    return t.MEMORYVIEW
 
 
 def _nargs(ck: "Checker", e: n.Call, name: str, lo: int, hi: int) -> bool:

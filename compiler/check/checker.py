@@ -998,9 +998,12 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
                 self.error(target, f"cannot assign to field '{target.attr}' of a frozen dataclass")
         elif isinstance(target, n.Subscript):
             tt = self.check_expr(target)
+            ct = target.value.ty
+            bytes_like = (t.BYTES, t.BYTEARRAY, t.MEMORYVIEW)
+            if target.ref == "slice" and ct in bytes_like and vt in bytes_like:
+                tt = vt  # any bytes-like object fills a bytearray/memoryview slice
             if tt is not t.ERROR and not self.compatible(vt, tt):
                 self.error(value, f"cannot assign '{vt}' to an item of type '{tt}'")
-            ct = target.value.ty
             if ct is t.STR or ct is t.BYTES or isinstance(ct, t.TupleType):
                 self.error(target, f"'{ct}' object does not support item assignment")
             elif target.ref == "slice" and not isinstance(ct, t.ListType) and ct is not \
@@ -1200,8 +1203,7 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
             self.error(e, "complex numbers are not supported by apy")
             return t.ERROR
         if isinstance(v, bytes):
-            self.error(e, "bytes are not supported by apy (yet)")
-            return t.ERROR
+            return t.BYTES
         self.error(e, "'...' is not supported by apy as a value")
         return t.ERROR
 

@@ -462,24 +462,38 @@ def method_signature(recv: t.Type, name: str) -> MethodSig | None:
         }
         return table.get(name)
     if recv in (t.BYTES, t.BYTEARRAY):
+        same = recv
         table = {
-            "hex": _sig(ret=S),
+            "hex": _sig(("sep", OPT_STR, False), ("bytes_per_sep", I, False), ret=S),
             "decode": _sig(("encoding", S, False), ("errors", S, False), ret=S),
-            "startswith": _sig(("prefix", t.BYTES), ret=B),
-            "endswith": _sig(("suffix", t.BYTES), ret=B),
-            "find": _sig(("sub", t.BYTES), ret=I),
-            "count": _sig(("sub", t.BYTES), ret=I),
+            "split": _sig(("sep", t.optional(t.BYTES), False), ("maxsplit", I, False),
+                          ret=t.list_of(same)),
+            "join": _sig(("iterable", t.list_of(t.BYTES)), ret=same),
+            "strip": _sig(("chars", t.optional(t.BYTES), False), ret=same),
+            "lstrip": _sig(("chars", t.optional(t.BYTES), False), ret=same),
+            "rstrip": _sig(("chars", t.optional(t.BYTES), False), ret=same),
+            "replace": _sig(("old", t.BYTES), ("new", t.BYTES), ("count", I, False), ret=same),
+            "upper": _sig(ret=same), "lower": _sig(ret=same),
         }
+        for m in ("find", "rfind", "index", "rindex", "count"):
+            table[m] = _sig(("sub", t.BYTES), ("start", OPT_INT, False), ("end", OPT_INT, False),
+                            ret=I)
+        for m in ("startswith", "endswith"):
+            table[m] = _sig(("prefix", t.BYTES), ("start", OPT_INT, False),
+                            ("end", OPT_INT, False), ret=B)
         if recv is t.BYTEARRAY:
             table.update({
                 "append": _sig(("item", I), ret=N),
                 "extend": _sig(("iterable", t.BYTES), ret=N),
+                "insert": _sig(("index", I), ("item", I), ret=N),
                 "pop": _sig(("index", I, False), ret=I),
+                "remove": _sig(("value", I), ret=N),
+                "reverse": _sig(ret=N),
                 "clear": _sig(ret=N),
             })
         return table.get(name)
     if recv is t.MEMORYVIEW:
-        return {"tobytes": _sig(ret=t.BYTES), "hex": _sig(ret=S)}.get(name)
+        return {"tobytes": _sig(ret=t.BYTES)}.get(name)
     if recv is t.INT:
         return {
             "to_bytes": _sig(("length", I, False), ("byteorder", S, False), ("signed", B, False),
@@ -545,6 +559,8 @@ class MethodChecks:
             at = self.check_expr(a, pty)
             if name in ("startswith", "endswith") and isinstance(at, t.TupleType):
                 continue
+            if pty is t.BYTES and at in (t.BYTEARRAY, t.MEMORYVIEW):
+                continue  # any bytes-like object
             if not self.compatible(at, pty):
                 self.error(a, f"argument '{pname}' of {name}() has type '{at}', expected '{pty}'")
         e.ref = BoundMethodCall(recv, name, sig, args)

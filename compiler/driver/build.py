@@ -37,7 +37,7 @@ PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # compiler/ (the applc pa
 # The runtime modules compiled with every program (the optimiser drops what a program
 # doesn't use). A module is listed here once the compiler calls into it.
 RUNTIME_MODULES = ["core", "gc", "numfmt", "fmath", "unidata", "strings", "objhooks", "hashes",
-                   "lists", "dicts", "mathmod", "fmt"]
+                   "lists", "dicts", "mathmod", "fmt", "bytesops"]
 
 
 def runtime_modules() -> list[str]:

@@ -390,5 +390,38 @@ def _dict_of(fl, e):
     return fl.b.inttoptr(d, PTR)
 
 
+def _bytes_ctor(fl, e):
+    """bytes(...), bytearray(...): from nothing, a size, ints, a bytes-like, or a str."""
+    kind = "bytes" if e.ty is t.BYTES else "bytearray"
+    b = fl.b
+    if not e.args:
+        r = fl.call_rt(f"{kind}_zeros", [ir.Constant(I64, 0)], module="rt.bytesops")
+        return fl.adapt(r, PTR)
+    a = e.args[0]
+    if a.ty is t.STR:
+        s = fl.expr(a)
+        enc = fl.expr(e.args[1]) if len(e.args) > 1 else fl.prog.str_const("utf-8")
+        err = fl.expr(e.args[2]) if len(e.args) > 2 else fl.prog.str_const("strict")
+        r = fl.call_rt("str_encode", [s, enc, err], module="rt.bytesops")
+        if kind == "bytearray":
+            r = fl.call_rt("bytearray_from", [r], module="rt.bytesops")
+        return fl.adapt(r, PTR)
+    if a.ty in (t.INT, t.BOOL):
+        n_ = fl.as_int(fl.expr(a), a.ty)
+        return fl.adapt(fl.call_rt(f"{kind}_zeros", [n_], module="rt.bytesops"), PTR)
+    if a.ty in (t.BYTES, t.BYTEARRAY, t.MEMORYVIEW):
+        o = b.ptrtoint(fl.expr(a), I64)
+        return fl.adapt(fl.call_rt(f"{kind}_from", [o], module="rt.bytesops"), PTR)
+    lst = _list_of(fl, n.Call(n.Name("list", span=a.span), [a], [], span=a.span,
+                              ty=t.list_of(t.INT)))
+    return fl.adapt(fl.call_rt(f"{kind}_from_list", [lst], module="rt.bytesops"), PTR)
+
+
+def _memoryview(fl, e):
+    o = fl.b.ptrtoint(fl.expr(e.args[0]), I64)
+    return fl.adapt(fl.call_rt("memoryview_new", [o], module="rt.bytesops"), PTR)
+
+
 ITER_LOWER = {"sum": _sum_iter, "any": _any_all, "all": _any_all, "list": _list_of,
-              "tuple": _tuple_of, "set": _set_of, "dict": _dict_of}
+              "tuple": _tuple_of, "set": _set_of, "dict": _dict_of, "bytes": _bytes_ctor,
+              "bytearray": _bytes_ctor, "memoryview": _memoryview}

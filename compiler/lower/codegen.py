@@ -1088,7 +1088,11 @@ class FunctionLowerer(HeapLowering, ClassLowering, FStringLowering, ClosureLower
             return ir.Constant(F64, v)
         if isinstance(v, str):
             return self.prog.str_const(v)
-        raise InternalError(e.span, f"constant {v!r}")
+        if isinstance(v, bytes):
+            from .containers import bytes_constant
+
+            return bytes_constant(self.prog, v)
+        raise InternalError(e.span, f"constant of type {type(v).__name__}")
 
     def expr_Name(self, e: n.Name) -> ir.Value:
         sym = e.ref

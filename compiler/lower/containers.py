@@ -389,9 +389,103 @@ def equal_dict_or_set(fl: "FunctionLowerer", x: ir.Value, y: ir.Value, ty: t.Typ
     return fl.b.icmp_unsigned("==", x, y)
 
 
-def lower_bytes_method(fl, e, bm, recv):
-    raise InternalError(e.span, f"{bm.recv}.{bm.name} is not lowered yet")
+BYTES_METHODS = {
+    "split": ("bytes_split", [0, -1]), "rsplit": ("bytes_rsplit", [0, -1]),
+    "strip": ("bytes_strip", [0]), "lstrip": ("bytes_lstrip", [0]),
+    "rstrip": ("bytes_rstrip", [0]), "replace": ("bytes_replace", [None, None, -1]),
+    "upper": ("bytes_upper", []), "lower": ("bytes_lower", []),
+    "find": ("bytes_find", [None, 0, 2**63 - 1]), "rfind": ("bytes_rfind", [None, 0, 2**63 - 1]),
+    "index": ("bytes_index", [None, 0, 2**63 - 1]),
+    "rindex": ("bytes_rindex", [None, 0, 2**63 - 1]),
+    "count": ("bytes_count", [None, 0, 2**63 - 1]),
+    "startswith": ("bytes_startswith", [None, 0, 2**63 - 1]),
+    "endswith": ("bytes_endswith", [None, 0, 2**63 - 1]),
+    "hex": ("bytes_hex", [0, 1]), "decode": ("bytes_decode", ["utf-8", "strict"]),
+    "append": ("bytearray_append", []), "extend": ("bytearray_extend", []),
+    "insert": ("bytearray_insert", []), "pop": ("bytearray_pop", [-1]),
+    "remove": ("bytearray_remove", []), "reverse": ("bytearray_reverse", []),
+    "clear": ("bytearray_clear", []), "join": ("bytes_join", []),
+    "tobytes": ("memoryview_tobytes", []), "bit_length": ("int_bit_length", []),
+    "is_integer": ("float_is_integer", []),
+}
+
+
+def lower_bytes_method(fl: "FunctionLowerer", e: n.Call, bm: BoundMethodCall,
+                       recv: ir.Value) -> ir.Value:
+    """Methods of bytes, bytearray, memoryview (and int.to_bytes / int.from_bytes)."""
+    from .methods import _arg_values
+
+    b = fl.b
+    if bm.recv is t.INT and bm.name in ("to_bytes", "from_bytes"):
+        return _int_bytes(fl, e, bm, recv)
+    fn, defaults = BYTES_METHODS[bm.name]
+    if bm.name == "join" and bm.recv in (t.BYTES, t.BYTEARRAY):
+        return fl.adapt(fl.call_rt(fn, [b.ptrtoint(recv, I64), fl.expr(bm.args[0])],
+                                   module="rt.bytesops"), PTR)
+    args = _arg_values(fl, bm, defaults)
+    module = "rt.bytesops"
+    if fn == "int_bit_length":
+        return fl.call_rt("int_bit_length", [recv], module="rt.core")
+    if fn == "float_is_integer":
+        from .arith import float_op  # noqa: F401
+
+        tr = fl.call_rt("trunc", [recv], module="rt.fmath")
+        return b.fcmp_ordered("==", tr, recv)
+    r = fl.call_rt(fn, [b.ptrtoint(recv, I64)] + args, module=module)
+    if bm.sig.ret in (t.INT, t.BOOL):
+        return r
+    if bm.sig.ret is t.NONE:
+        return ir.Constant(I8, 0)
+    return fl.adapt(r, PTR)
+
+
+def _int_bytes(fl, e, bm, recv):
+    b = fl.b
+    args = bm.args
+
+    def opt(i, default):
+        a = args[i]
+        return fl.expr(a) if a is not None else default
+
+    if bm.name == "to_bytes":
+        length = opt(0, c64(1))
+        order = opt(1, fl.prog.str_const("big"))
+        signed = opt(2, ir.Constant(I1, 0))
+        return fl.adapt(fl.call_rt("int_to_bytes", [recv, fl.as_int(length, t.INT), order, signed],
+                                   module="rt.bytesops"), PTR)
+    data = fl.expr(args[0])
+    order = opt(1, fl.prog.str_const("big"))
+    signed = opt(2, ir.Constant(I1, 0))
+    return fl.call_rt("int_from_bytes", [b.ptrtoint(data, I64), order, signed],
+                      module="rt.bytesops")
 
 
 def store_bytes_subscript(fl, target, obj, ct, v, vty):
-    raise InternalError(target.span, f"item assignment on {ct} is not lowered yet")
+    """ba[i] = x, ba[a:b] = bytes-like, mv[i] = x, mv[a:b] = bytes-like."""
+    b = fl.b
+    addr = b.ptrtoint(obj, I64)
+    prefix = "bytearray" if ct is t.BYTEARRAY else "memoryview"
+    if target.ref == "slice":
+        lo, hi, st, flags = fl.slice_bounds(target.index)
+        fl.call_rt(f"{prefix}_setslice", [addr, lo, hi, st, flags, b.ptrtoint(v, I64)],
+                   module="rt.bytesops")
+        return
+    idx = fl.as_int(fl.expr(target.index), target.index.ty)
+    fl.call_rt(f"{prefix}_setitem", [addr, idx, fl.as_int(v, vty)], module="rt.bytesops")
+
+
+def bytes_constant(prog, value: bytes) -> ir.Value:
+    """A bytes literal: a static object in the image (header STATIC | TAG_BYTES)."""
+    key = ("bytes", value)
+    gv = prog.generated.get(key)
+    if gv is None:
+        body = ir.ArrayType(I8, len(value) + 1)
+        sty = ir.LiteralStructType([I64, I64, body])
+        gv = ir.GlobalVariable(prog.module, sty, f".bytes.{len(prog.generated)}")
+        gv.initializer = ir.Constant(sty, [c64(2 | (1 << 17)), c64(len(value)),
+                                           ir.Constant(body, bytearray(value + b"\0"))])
+        gv.global_constant = True
+        gv.linkage = "private"
+        gv.align = 8
+        prog.generated[key] = gv
+    return ir.FormattedConstant(PTR, gv.get_reference())

@@ -202,7 +202,8 @@ class HeapLowering:
     def sequence_runtime_index(self, obj, vt, idx):
         name = {"bytes": "bytes_getitem", "bytearray": "bytes_getitem",
                 "memoryview": "memoryview_getitem"}[vt.name]
-        return self.call_rt(name, [self.b.ptrtoint(obj, I64), idx], module="rt.bytesops")
+        obj = self.b.ptrtoint(obj, I64)
+        return self.call_rt(name, [obj, idx], module="rt.bytesops")
 
     def slice_bounds(self: "FunctionLowerer", sl: n.Slice) -> list[ir.Value]:
         """(lower, upper, step, flags): missing parts are 0 with a flag bit (1, 2, 4) set."""
@@ -227,6 +228,8 @@ class HeapLowering:
         elif isinstance(vt, t.TupleType):
             ptrs = ir.Constant(I1, int(any(t.is_object(x) for x in self.elem_types(vt))))
             r = self.call_rt("tuple_slice", [addr, lo, hi, st, flags, ptrs], module="rt.lists")
+        elif vt is t.MEMORYVIEW:
+            r = self.call_rt("memoryview_slice", [addr, lo, hi, st, flags], module="rt.bytesops")
         else:
             r = self.call_rt("bytes_slice", [addr, lo, hi, st, flags], module="rt.bytesops")
         return self.b.inttoptr(r, PTR) if r.type == I64 else r
@@ -270,7 +273,7 @@ class HeapLowering:
             return SeqIter(self, it, "tuple")
         if ty is t.STR:
             return StrIter(self, it)
-        if ty in (t.BYTES, t.BYTEARRAY):
+        if ty in (t.BYTES, t.BYTEARRAY, t.MEMORYVIEW):
             return SeqIter(self, it, "bytes")
         raise InternalError(it.span, f"iteration over {ty}")
 
@@ -465,6 +468,10 @@ class HeapLowering:
     # ---------------------------------------------------------------- methods
 
     def lower_method_call(self: "FunctionLowerer", e: n.Call, bm: BoundMethodCall) -> ir.Value:
+        if bm.recv is t.INT and bm.name == "from_bytes":  # a class method: no receiver
+            from .containers import _int_bytes
+
+            return _int_bytes(self, e, bm, None)
         recv = self.expr(e.func.value)
         if isinstance(bm.recv, t.ListType) and bm.name == "append":
             elem = bm.recv.elem
@@ -554,7 +561,7 @@ class SeqIter(Iterator):
     def next(self, done: ir.Block) -> ir.Value:
         fl, b = self.fl, self.fl.b
         i = b.load(self.index, typ=I64)
-        length = fl.load_at(self.obj, 8)
+        length = fl.load_at(self.obj, 24 if self.it.ty is t.MEMORYVIEW else 8)
         body = fl.new_block("seq.body")
         b.cbranch(b.icmp_signed("<", i, length), body, done)
         b.position_at_end(body)
@@ -567,7 +574,8 @@ class SeqIter(Iterator):
         if self.kind == "tuple":
             slot = b.load(b.inttoptr(fl.slot_addr(self.obj, i, TUPLE_SLOTS), PTR), typ=I64)
             return fl.from_slot(slot, ty.elems[0])
-        return fl.call_rt("bytes_getitem", [self.obj, i], module="rt.bytesops")
+        getitem = "memoryview_getitem" if ty is t.MEMORYVIEW else "bytes_getitem"
+        return fl.call_rt(getitem, [self.obj, i], module="rt.bytesops")
 
 
 class StrIter(Iterator):
