@@ -489,10 +489,14 @@ def test_allocated_bytes_are_exact():
 
 # --------------------------------------------------------------------------- random programs
 
-sizes = st.one_of(st.integers(8, 200), st.sampled_from([2040, 2048, 2056, 4096, 4104]), st.integers(8, 12000))
+# a few favourite sizes, so that blocks fill up; class edges; anything up to 3 pages
+sizes = st.one_of(st.sampled_from([16, 24, 48]), st.integers(8, 200),
+                  st.sampled_from([2040, 2048, 2056, 4096, 4104]), st.integers(8, 12000))
 ops = st.lists(
     st.one_of(
         st.tuples(st.just("alloc"), sizes, st.booleans(), st.integers(0, 15)),
+        st.tuples(st.just("burst"), st.sampled_from([16, 48, 136]), st.booleans(), st.integers(1, 40),
+                  st.integers(0, 15)),
         st.tuples(st.just("link"), st.integers(0, 15), st.integers(0, 40), st.integers(0, 15), st.integers(0, 7)),
         st.tuples(st.just("drop"), st.integers(0, 15)),
         st.tuples(st.just("interior"), st.integers(0, 15), st.integers(0, 12000)),
@@ -515,6 +519,12 @@ def test_random_programs_against_the_model(program, heap_size):
             a = h.alloc(nbytes // 8 * 8 if ptrs else nbytes, ptrs)
             if a != 0:
                 M.store64(root(slot), a)
+        elif op[0] == "burst":  # many of a size: blocks fill up, most become garbage
+            _, nbytes, ptrs, count, slot = op
+            for j in range(count):
+                a = h.alloc(nbytes, ptrs)
+                if a != 0:
+                    M.store64(root((slot + j) % 16), a)
         elif op[0] == "link":
             _, src, field, dst, off = op
             s, d = h.owner(M.load64(root(src))), h.owner(M.load64(root(dst)))
