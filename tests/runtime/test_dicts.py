@@ -247,7 +247,7 @@ def runtime_loop(d: int, actions) -> tuple[list, object]:
     start_len = M.load64(d + 8)
     pos = 0
     try:
-        while True:
+        for _ in range(10 * start_len + 10):  # a bound, should the runtime never end the loop
             ix = D.dict_next(d, pos, start_len, len(seen))
             if ix < 0:
                 break
@@ -264,6 +264,8 @@ def runtime_loop(d: int, actions) -> tuple[list, object]:
                     D.dict_setitem(d, act[2], 0, INT, INT)
             elif act[0] == "popitem" and M.load64(d + 8) > 0:
                 D.dict_popitem(d, INT, INT)
+        else:
+            raise AssertionError("dict_next never returned -1")
     except RuntimeError as e:
         return seen, str(e)
     return seen, None
