@@ -52,11 +52,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "target" not in metafunc.fixturenames:
+    if "target" not in metafunc.fixturenames or _parametrized_by_test(metafunc, "target"):
         return
     wanted = _parse_targets(metafunc.config.getoption("--targets"))
     params = [pytest.param(t, marks=_target_marks(t), id=t) for t in wanted]
     metafunc.parametrize("target", params)
+
+
+def _parametrized_by_test(metafunc: pytest.Metafunc, name: str) -> bool:
+    """A test that lists its own `target` values keeps them."""
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        names = mark.args[0] if mark.args else mark.kwargs.get("argnames", "")
+        if name in ([n.strip() for n in names.split(",")] if isinstance(names, str) else names):
+            return True
+    return False
 
 
 def _parse_targets(option: str) -> list[str]:
