@@ -155,6 +155,14 @@ def test_len_list_bytes_bytearray(o):
 
 
 @many(400)
+@given(bytes_likes(allow_view=False))
+@example(b"a")
+@example(bytearray(b"\xff"))
+def test_ord(o):
+    check(lambda: ord(o), lambda: B.bytes_ord(make(o)), lambda v: v)
+
+
+@many(600)
 @given(st.lists(st.integers(-2, 258), max_size=6), st.integers(-2, 5))
 def test_constructors(values, n):
     check(lambda: bytes(values), lambda: B.bytes_from_list(core_list(values)))
