@@ -24,7 +24,7 @@ BUILTIN_FUNCTIONS = {
     "print", "len", "abs", "min", "max", "round", "int", "float", "str", "bool",
     "hex", "bin", "oct", "range", "enumerate", "zip", "reversed", "sorted", "list", "tuple",
     "set", "dict", "sum", "any", "all", "ord", "chr", "repr", "hash", "divmod", "pow",
-    "isinstance", "bytes", "bytearray", "memoryview",
+    "isinstance", "bytes", "bytearray", "memoryview", "map", "filter",
 }
 
 # Modules the compiler provides, and what they export.
@@ -83,7 +83,7 @@ FORBIDDEN = {
 }
 
 NOT_YET_BUILTINS = {
-    "frozenset", "issubclass", "map", "filter", "iter", "next", "object",
+    "frozenset", "issubclass", "iter", "next", "object",
     "type", "super", "id", "format", "callable", "ascii", "slice", "property",
     "staticmethod", "classmethod",
 }
@@ -126,7 +126,7 @@ INTRINSICS: dict[str, t.Intrinsic] = {
 # builtins whose arguments are checked by their handler (keywords, iterables, context)
 SELF_CHECKED = {"range", "enumerate", "zip", "reversed", "sorted", "list", "tuple", "set",
                 "dict", "sum", "any", "all", "min", "max", "isinstance", "bytes", "bytearray",
-                "memoryview"}
+                "memoryview", "map", "filter"}
 
 
 def check_builtin_call(ck: "Checker", e: n.Call, name: str,
@@ -447,7 +447,34 @@ ITER_CHECKS = {
     "all": _anyall, "min": _minmax_any, "max": _minmax_any, "isinstance": _isinstance,
     "bytes": _bytes_ctor("bytes"), "bytearray": _bytes_ctor("bytearray"),
     "memoryview": lambda ck, e, expected: _memoryview(ck, e),
+    "map": lambda ck, e, expected: _map_filter(ck, e, expected),
+    "filter": lambda ck, e, expected: _map_filter(ck, e, expected),
 }
+
+
+def _map_filter(ck, e, expected):
+    """map(f, xs) / filter(f, xs): lazy, consumed where Python iterates (like a generator)."""
+    name = e.func.id
+    if e.keywords or len(e.args) != 2:
+        ck.error(e, f"{name}() takes a function and one iterable in apy")
+        ck.check_args_only(e)
+        return t.ERROR
+    elem = _iter_arg(ck, e.args[1])
+    if elem is t.ERROR:
+        ck.check_expr(e.args[0])
+        return t.ERROR
+    e.args[0] = builtin_as_lambda(ck, e.args[0])
+    if name == "filter" and isinstance(e.args[0], n.Constant) and e.args[0].value is None:
+        e.args[0].ty = t.NONE
+        return t.iter_of("filter", elem)
+    ft = ck.check_expr(e.args[0], t.callable_of((elem,), t.ERROR))
+    if not isinstance(ft, t.CallableType) or len(ft.params) != 1:
+        if ft is not t.ERROR:
+            ck.error(e.args[0], f"{name}() needs a function of one argument")
+        return t.ERROR
+    if not ck.compatible(elem, ft.params[0]):
+        ck.error(e.args[0], f"the function takes '{ft.params[0]}', the items are '{elem}'")
+    return t.iter_of(name, ft.ret if name == "map" else elem)
 
 
 def _memoryview(ck, e):

@@ -259,6 +259,8 @@ class HeapLowering:
                 return ZipIter(self, it)
             if name == "reversed":
                 return ReversedIter(self, it)
+            if name in ("map", "filter"):
+                return MapFilterIter(self, it)
         if isinstance(it, n.GeneratorExp):
             raise InternalError(it.span, "generator expressions are lowered by their consumer")
         from .containers import DictIter
@@ -710,3 +712,37 @@ class FStringLowering:
         fn = {"int": "format_int", "float": "format_float", "str": "format_str"}[ty.name]
         r = self.call_rt(fn, [v, spec], module="rt.fmt")
         return self.adapt(r, PTR)
+
+
+class MapFilterIter(Iterator):
+    """map(f, xs) calls f on each item; filter(f, xs) keeps the items f finds true."""
+
+    def start(self) -> None:
+        fl = self.fl
+        fn_expr = self.it.args[0]
+        self.fn = fl.expr(fn_expr) if fn_expr.ty is not t.NONE else None
+        self.inner = fl.iterator(self.it.args[1])
+        self.inner.start()
+        self.elem_ty = fl.iter_item_type(self.it.args[1].ty)
+
+    def next(self, done: ir.Block) -> ir.Value:
+        fl, b = self.fl, self.fl.b
+        fn_ty = self.it.args[0].ty
+        if self.it.func.id == "map":
+            item = self.inner.next(done)
+            return fl.call_value(self.fn, fn_ty, [fl.coerce(item, self.elem_ty,
+                                                             fn_ty.params[0])])
+        # filter: loop until an item passes
+        head = fl.new_block("filter.head")
+        b.branch(head)
+        b.position_at_end(head)
+        item = self.inner.next(done)
+        if self.fn is None:
+            keep = fl.truthy(item, self.elem_ty)
+        else:
+            r = fl.call_value(self.fn, fn_ty, [fl.coerce(item, self.elem_ty, fn_ty.params[0])])
+            keep = fl.truthy(r, fn_ty.ret)
+        ok = fl.new_block("filter.ok")
+        b.cbranch(keep, ok, head)
+        b.position_at_end(ok)
+        return item
