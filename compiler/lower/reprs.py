@@ -66,7 +66,7 @@ def _lowerer(prog: "ProgramLowerer", fn: ir.Function) -> "FunctionLowerer":
 def repr_value(fl: "FunctionLowerer", v: ir.Value, ty: t.Type) -> ir.Value:
     """repr(v) as a str value."""
     if ty is t.STR:
-        return fl.call_rt("repr_str", [v])
+        return fl.adapt(fl.call_rt("str_repr", [v], module="rt.strings"), PTR)
     if ty in (t.INT, t.FLOAT, t.BOOL, t.NONE):
         return fl.to_str(v, ty)
     fn = repr_function(fl.prog, ty)
