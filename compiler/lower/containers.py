@@ -165,9 +165,26 @@ def lower_container_method(fl: "FunctionLowerer", e: n.Call, bm: BoundMethodCall
         if name == "get":
             k = key(0)
             rty = e.ty
-            if args[1] is None:
-                r = _rt(fl, "dict_get", [addr, k, kk, c64(0)])
-                return _value_as_optional(fl, r, dt.value, rty)
+            if args[1] is None and not t.is_boxed_optional(rty):
+                r = _rt(fl, "dict_get", [addr, k, kk, c64(0)])  # objects: None is slot 0
+                return b.inttoptr(r, PTR)
+            if args[1] is None:  # int | None etc.: a box when found
+                ix = _rt(fl, "dict_lookup", [addr, k, kk])
+                hit, miss, end = fl.new_block("get.hit"), fl.new_block("get.miss"), \
+                    fl.new_block("get")
+                b.cbranch(b.icmp_signed(">=", ix, c64(0)), hit, miss)
+                b.position_at_end(hit)
+                v = fl.coerce(fl.from_slot(_rt(fl, "dict_entry_value", [addr, ix]), dt.value),
+                              dt.value, rty)
+                hit_end = b.block
+                b.branch(end)
+                b.position_at_end(miss)
+                b.branch(end)
+                b.position_at_end(end)
+                phi = b.phi(PTR)
+                phi.add_incoming(v, hit_end)
+                phi.add_incoming(ir.Constant(PTR, None), miss)
+                return phi
             default = fl.coerce(fl.expr(args[1]), args[1].ty, rty)
             ix = _rt(fl, "dict_lookup", [addr, k, kk])
             found = b.icmp_signed(">=", ix, c64(0))
@@ -259,13 +276,6 @@ def _as_set(fl: "FunctionLowerer", arg: n.Expr, st: t.SetType, kind: ir.Value) -
 
     fl.consume(arg, each)
     return s
-
-
-def _value_as_optional(fl: "FunctionLowerer", slot: ir.Value, vt: t.Type, rty: t.Type) -> ir.Value:
-    """d.get(k): the value, or None (slot 0 from the runtime) when k is missing."""
-    if not t.is_boxed_optional(rty):
-        return fl.b.inttoptr(slot, PTR)
-    raise InternalError(fl.span, "dict.get() without a default on scalar values")
 
 
 def container_binop(fl: "FunctionLowerer", op: str, a: ir.Value, at: t.Type, b_: ir.Value,
