@@ -21,11 +21,13 @@ Two halves, used together by the differential tests:
            give a big int);
          - `int ** negative int` raises ValueError (CPython gives a float).
        Every arithmetic operation, unary minus, augmented assignment and
-       abs/int/round/sum call is wrapped in a checker, so the instrumented run
-       dies at exactly the operation where the compiled program must die:
+       abs/int/round/divmod/pow/sum call is wrapped in a checker, so the
+       instrumented run dies at exactly the operation where the compiled
+       program must die:
            x = a * b + c      ->   x = _apy_int64(_apy_int64(a * b) + c)
-           y **= k            ->   y = _apy_int64(_apy_pow(y, k))
-       Evaluation order is unchanged (the checker runs after its operands).
+           y **= k            ->   y = _apy_inplace("**", y, k)
+       Evaluation order is unchanged (a checker runs after its operands), and
+       so is aliasing (`xs += ys` still extends the list in place).
 
 The differential test compares the compiled program against the instrumented
 CPython run: same stdout bytes, same exit status, same exception type.
@@ -494,21 +496,63 @@ def indent(lines: list[str]) -> list[str]:
 # --------------------------------------------------------------------------- the CPython model of apy
 
 PRELUDE = '''
+import operator as _apy_operator
+
+
 def _apy_int64(value):
     """apy ints are int64: a result outside raises where the compiled program does."""
     if isinstance(value, int) and not -9223372036854775808 <= value <= 9223372036854775807:
         raise OverflowError("int64 overflow (instrumented CPython models apy here)")
+    if type(value) is tuple:  # divmod
+        for item in value:
+            _apy_int64(item)
     return value
 
 
-def _apy_pow(base, exponent):
+def _apy_pow(base, exponent, *modulus):
     """apy's int ** negative int raises ValueError (CPython would give a float)."""
-    if isinstance(base, int) and isinstance(exponent, int) and exponent < 0:
+    if not modulus and isinstance(base, int) and isinstance(exponent, int) and exponent < 0:
         raise ValueError("int ** negative int (instrumented CPython models apy here)")
-    return base ** exponent
+    return _apy_int64(pow(base, exponent, *modulus))
+
+
+_APY_INPLACE = {
+    "+": _apy_operator.iadd, "-": _apy_operator.isub, "*": _apy_operator.imul,
+    "/": _apy_operator.itruediv, "//": _apy_operator.ifloordiv, "%": _apy_operator.imod,
+    "<<": _apy_operator.ilshift, ">>": _apy_operator.irshift, "&": _apy_operator.iand,
+    "|": _apy_operator.ior, "^": _apy_operator.ixor, "@": _apy_operator.imatmul,
+}
+
+
+def _apy_inplace(op, current, value):
+    """`current op= value`, in place where the type does it in place (lists)."""
+    if op == "**":
+        return _apy_pow(current, value)
+    return _apy_int64(_APY_INPLACE[op](current, value))
+
+
+def _apy_aug_attr(obj, name, op, value):
+    setattr(obj, name, _apy_inplace(op, getattr(obj, name), value()))
+
+
+def _apy_aug_item(obj, index, op, value):
+    obj[index] = _apy_inplace(op, obj[index], value())
+
+
+def _apy_sum(iterable, start=0):
+    """sum() accumulating left to right, so an intermediate overflow raises as in apy."""
+    total = start
+    for item in iterable:
+        total = _apy_int64(total + item)
+    return total
 '''
 
-CHECKED_BUILTINS = frozenset({"abs", "int", "round", "sum"})
+CHECKED_BUILTINS = frozenset({"abs", "int", "round", "divmod"})
+OPERATORS = {
+    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
+    ast.Pow: "**", ast.LShift: "<<", ast.RShift: ">>", ast.BitAnd: "&", ast.BitOr: "|",
+    ast.BitXor: "^", ast.MatMult: "@",
+}  # fmt: skip
 
 
 def instrument_for_apy(source: str, filename: str = "<program>") -> str:
@@ -531,14 +575,30 @@ def _prelude_position(body: list[ast.stmt]) -> int:
     return at
 
 
+def _call(function: str, args: list[ast.expr], like: ast.AST) -> ast.expr:
+    return ast.copy_location(ast.Call(ast.Name(function, ast.Load()), args, []), like)
+
+
 def _checked(node: ast.expr) -> ast.expr:
-    return ast.copy_location(ast.Call(ast.Name("_apy_int64", ast.Load()), [node], []), node)
+    return _call("_apy_int64", [node], node)
 
 
 class _Int64Checks(ast.NodeTransformer):
+    """Wraps every operation whose int result apy range-checks (see the module doc).
+
+    Augmented assignments become calls that keep CPython's order (target
+    object, index, current value, right-hand side, operation, store) and its
+    in-place behaviour (`xs += ys` extends the list `xs` is bound to):
+        x += v        ->  x = _apy_inplace("+", x, v)
+        o.f *= v      ->  _apy_aug_attr(o, "f", "*", lambda: v)
+        a[i] -= v     ->  _apy_aug_item(a, i, "-", lambda: v)
+    """
+
     def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
         self.generic_visit(node)
-        return _checked_binop(node)
+        if isinstance(node.op, ast.Pow):
+            return _call("_apy_pow", [node.left, node.right], node)
+        return _checked(node)
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.expr:
         self.generic_visit(node)
@@ -546,24 +606,35 @@ class _Int64Checks(ast.NodeTransformer):
 
     def visit_Call(self, node: ast.Call) -> ast.expr:
         self.generic_visit(node)
-        if isinstance(node.func, ast.Name) and node.func.id in CHECKED_BUILTINS:
+        name = node.func.id if isinstance(node.func, ast.Name) else None
+        if name == "pow" and not node.keywords:
+            return _call("_apy_pow", node.args, node)
+        if name == "sum" and not node.keywords:
+            return _call("_apy_sum", node.args, node)
+        if name in CHECKED_BUILTINS:
             return _checked(node)
         return node
 
     def visit_AugAssign(self, node: ast.AugAssign) -> ast.stmt:
-        # `x op= v` becomes `x = check(x op v)`; only plain names can be targets
-        # today, where both spellings evaluate the same things in the same order.
-        if not isinstance(node.target, ast.Name):
-            raise NotImplementedError(f"line {node.lineno}: augmented assignment to a non-name target")
+        op = ast.Constant(OPERATORS[type(node.op)])
         value = self.visit(node.value)
-        current = ast.Name(node.target.id, ast.Load())
-        combined = _checked_binop(ast.copy_location(ast.BinOp(current, node.op, value), node))
-        return ast.copy_location(ast.Assign([ast.Name(node.target.id, ast.Store())], combined), node)
+        target = node.target
+        if isinstance(target, ast.Name):
+            combined = _call("_apy_inplace", [op, ast.Name(target.id, ast.Load()), value], node)
+            return ast.copy_location(ast.Assign([ast.Name(target.id, ast.Store())], combined), node)
+        thunk = ast.Lambda(ast.arguments([], [], None, [], [], None, []), value)
+        if isinstance(target, ast.Attribute):
+            args = [self.visit(target.value), ast.Constant(target.attr), op, thunk]
+            return ast.copy_location(ast.Expr(_call("_apy_aug_attr", args, node)), node)
+        if isinstance(target, ast.Subscript):
+            args = [self.visit(target.value), _index(self.visit(target.slice)), op, thunk]
+            return ast.copy_location(ast.Expr(_call("_apy_aug_item", args, node)), node)
+        raise NotImplementedError(f"line {node.lineno}: augmented assignment to {type(target).__name__}")
 
 
-def _checked_binop(node: ast.BinOp) -> ast.expr:
-    """Wrap one (already instrumented) binary operation in the int64 check."""
-    if isinstance(node.op, ast.Pow):
-        pow_call = ast.Call(ast.Name("_apy_pow", ast.Load()), [node.left, node.right], [])
-        return _checked(ast.copy_location(pow_call, node))
-    return _checked(node)
+def _index(node: ast.expr) -> ast.expr:
+    """A subscript as an ordinary expression: `a[1:n]` indexes with `slice(1, n, None)`."""
+    if not isinstance(node, ast.Slice):
+        return node
+    parts = [part if part is not None else ast.Constant(None) for part in (node.lower, node.upper, node.step)]
+    return _call("slice", parts, node)

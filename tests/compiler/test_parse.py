@@ -878,11 +878,13 @@ class Point{i}:
     return "".join(out)
 
 
-def test_parsing_200_lines_is_fast():
+def test_parsing_a_200_line_program():
+    """A realistic 200-line program parses completely (its speed is measured by
+    benchmarks/compile_time.py: timing thresholds in tests flake on shared machines)."""
     src = _program(200)
-    parse_module(src, "warm.apy")  # build (or load) the parser once
-    best = min(_time(lambda: parse_module(src, "speed.apy")) for _ in range(3))
-    assert best < 0.1, f"{best:.3f} s for {src.count(chr(10))} lines"
+    tree = parse_module(src, "big.apy")
+    assert tree.body
+    assert max(st.span.end_line for st in tree.body) == src.rstrip("\n").count("\n") + 1
 
 
 def _time(fn) -> float:
