@@ -885,9 +885,3 @@ def test_parsing_a_200_line_program():
     tree = parse_module(src, "big.apy")
     assert tree.body
     assert max(st.span.end_line for st in tree.body) == src.rstrip("\n").count("\n") + 1
-
-
-def _time(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
