@@ -221,6 +221,46 @@ print(x, __doc__)
     assert run_in_process(instrumented).stdout == run_in_process(source).stdout
 
 
-def test_instrumentation_rejects_targets_it_cannot_model() -> None:
-    with pytest.raises(NotImplementedError):
-        progen.instrument_for_apy("a = [1]\na[0] += 1\n")
+def test_instrumentation_keeps_augmented_assignment_semantics() -> None:
+    source = '''
+class Box:
+    def __init__(self) -> None:
+        self.n = 1
+
+def at(i: int) -> int:
+    print("index", i)
+    return i
+
+def rhs(v: int) -> int:
+    print("value", v)
+    return v
+
+xs = [1, 2, 3]
+alias = xs
+xs += [4]
+xs[at(0)] += rhs(10)
+xs[at(1):at(3)] += [rhs(7)]
+b = Box()
+b.n *= rhs(5)
+print(alias, xs, b.n, alias is xs)
+'''
+    assert run_in_process(progen.instrument_for_apy(source)).stdout == run_in_process(source).stdout
+
+
+@pytest.mark.parametrize(
+    "snippet, error",
+    [
+        ("xs = [2 ** 62]\nxs[0] *= 2", "OverflowError"),
+        ("class C:\n    n = 2 ** 62\nc = C()\nc.n += 2 ** 62", "OverflowError"),
+        ("print(sum([2 ** 62, 2 ** 62, -(2 ** 62)]))", "OverflowError"),
+        ("print(divmod(-9223372036854775807 - 1, -1))", "OverflowError"),
+        ("print(pow(3, 40))", "OverflowError"),
+        ("print(pow(2, -1))", "ValueError"),
+        ("print(pow(3, 40, 7), sum([1.5, 2]), divmod(7, -2))", None),
+    ],
+)
+def test_instrumentation_models_builtins_and_targets(snippet: str, error: str | None) -> None:
+    checked = run_in_process(progen.instrument_for_apy(snippet))
+    assert checked.error == error, checked.message
+    if error is None:
+        assert checked.stdout == run_in_process(snippet).stdout
