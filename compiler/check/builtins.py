@@ -750,8 +750,6 @@ def math_function(ck: "Checker", name: str):
 
 def check_math_call(ck: "Checker", e: n.Call, attr: str) -> t.Type:
     """math.f(x, ...): ints and bools are accepted where floats are (math converts them)."""
-    from .heap import BoundMethodCall, MethodSig
-
     if e.keywords and attr != "isclose":
         ck.error(e.keywords[0], f"math.{attr}() takes no keyword arguments")
     types = [ck.check_expr(a) for a in e.args]

@@ -44,7 +44,6 @@ from .heap import CompScope, ComprehensionChecks, FStringChecks, HeapChecks, Met
 from .builtins import (
     BUILTIN_FUNCTIONS,
     BUILTIN_MODULES,
-    EXCEPTION_NAMES,
     FORBIDDEN,
     INTRINSICS,
     NOT_YET_BUILTINS,
@@ -1012,7 +1011,7 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
         elif isinstance(target, n.Starred):
             self.error(target, "starred assignment is not supported by apy (yet)")
         else:
-            self.error(target, f"assignment to this kind of target is not supported by apy (yet)")
+            self.error(target, "assignment to this kind of target is not supported by apy (yet)")
 
     def assign_name(self, target: n.Name, vt: t.Type, value: n.Node) -> None:
         sc = self.scope

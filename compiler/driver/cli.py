@@ -15,7 +15,6 @@ Out: an exit status (0 ok; 1 the program has errors, or the run program's own
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 from pathlib import Path

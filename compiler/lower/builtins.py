@@ -328,8 +328,6 @@ def _divmod(fl, args, types, e):
 
 
 def _pow(fl, args, types, e):
-    from . import arith
-
     if len(args) == 3:
         return fl.call_rt("pow_mod", [fl.as_int(args[0], types[0]), fl.as_int(args[1], types[1]),
                                       fl.as_int(args[2], types[2])])

@@ -437,8 +437,6 @@ def lower_bytes_method(fl: "FunctionLowerer", e: n.Call, bm: BoundMethodCall,
     if fn == "int_bit_length":
         return fl.call_rt("int_bit_length", [recv], module="rt.core")
     if fn == "float_is_integer":
-        from .arith import float_op  # noqa: F401
-
         tr = fl.call_rt("trunc", [recv], module="rt.fmath")
         return b.fcmp_ordered("==", tr, recv)
     r = fl.call_rt(fn, [b.ptrtoint(recv, I64)] + args, module=module)

@@ -20,7 +20,7 @@ from llvmlite import ir
 from ..check import types as t
 
 if TYPE_CHECKING:
-    from .codegen import FunctionLowerer, ProgramLowerer
+    from .codegen import ProgramLowerer
 
 I64 = ir.IntType(64)
 I1 = ir.IntType(1)

@@ -167,8 +167,6 @@ def _tuple_affix(fl, bm, recv, fn):
 
 
 def _list_method(fl, e, bm, recv):
-    from .kinds import c64 as k64  # noqa: F401
-
     name = bm.name
     lt = bm.recv
     elem = lt.elem
