@@ -149,6 +149,11 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
     # ------------------------------------------------------------------ program
 
     def check_program(self, modules: list[t.ModuleInfo]) -> None:
+        # the node -> function tables are per program: drop the previous build's trees
+        from .closures import s_ref
+
+        fd_ref.clear()
+        s_ref.clear()
         for m in modules:
             self.modules[m.name] = m
         for m in modules:
