@@ -8,18 +8,20 @@ Out: an `ir.Module` defining `i32 @applc_main()` (runs every module's top-level
 
 Value representation:
     int -> i64, float -> double, bool -> i1, None -> i8 0 (void as a return),
-    str -> ptr to a str object {i64 header, i64 nbytes, i64 ncodepoints, bytes..., 0}.
+    every object type (str, containers, instances, closures, `T | None`) -> ptr to
+    its heap object (docs/runtime-abi.md); None is the null pointer.
 
 Exceptions are checked error returns (DESIGN.md section 3): raising stores the
-exception in the runtime global `rt.core._exc` and jumps to the function's
-unwind block, which returns an undefined value; after every call that may
-raise, the caller tests `_exc` and, if set, records a traceback entry (file,
-function, line) and unwinds in turn. `applc_main` prints the report of an
-uncaught exception and returns 1.
+exception in the runtime global `rt.core._exc` and jumps to the innermost
+handler, or to the function's unwind block, which returns an undefined value;
+after every call that may raise, the caller tests `_exc` and, if set, records a
+traceback entry (file, function, line) and unwinds in turn. `applc_main` prints
+the report of an uncaught exception and returns its exit status.
 
-Every safety check of DESIGN.md section 1 is emitted here: overflow of + - * <<
-and unary -, division by zero, negative shift counts, range() step zero, and a
-stack-depth check in the prologue of every function that calls others.
+Every safety check of DESIGN.md section 1 is emitted here or in the mixins:
+overflow of + - * << and unary -, division by zero, negative shift counts,
+range() step zero, bounds of every index, None where a value is needed, and a
+stack-depth check in the prologue of every function on a cycle of calls.
 """
 
 from __future__ import annotations
