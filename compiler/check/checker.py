@@ -119,14 +119,10 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
 
     def container_elem(self, ty: t.Type) -> t.Type | None:
         """What `x in c` compares x with: the items (keys of a dict)."""
-        if isinstance(ty, (t.ListType, t.SetType)):
-            return ty.elem
-        if isinstance(ty, t.DictType):
-            return ty.key
-        if isinstance(ty, t.TupleType):
-            if ty.variadic or (ty.elems and all(x == ty.elems[0] for x in ty.elems)):
-                return ty.elems[0]
-            return ty.elems[0] if ty.elems else None
+        if isinstance(ty, t.TupleType) and ty.elems:
+            return ty.elems[0]  # mixed tuples compare x with each item of x's type
+        if isinstance(ty, (t.ListType, t.SetType, t.DictType)):
+            return t.item_type(ty)
         return None
 
     def resolve_class_operand(self, e: n.Expr) -> t.Type:

@@ -225,24 +225,13 @@ class HeapChecks:
     def iter_elem_type(self, it: n.Expr, ty: t.Type) -> t.Type:
         if ty is t.ERROR:
             return t.ERROR
-        if isinstance(ty, (t.ListType, t.SetType)):
-            return ty.elem
-        if isinstance(ty, t.DictType):
-            return ty.key
-        if ty is t.STR:
-            return t.STR
-        if ty in (t.BYTES, t.BYTEARRAY, t.MEMORYVIEW):
-            return t.INT
-        if isinstance(ty, t.TupleType):
-            if ty.variadic:
-                return ty.elems[0]
-            if ty.elems and all(x == ty.elems[0] for x in ty.elems):
-                return ty.elems[0]
+        item = t.item_type(ty)
+        if item is not None:
+            return item
+        if isinstance(ty, t.TupleType) and ty.elems:
             self.error(it, f"iterating over '{ty}' (items of different types) is not supported")
-            return t.ERROR
-        if isinstance(ty, t.IterType):
-            return ty.elem
-        self.error(it, f"'{ty}' object is not iterable")
+        else:
+            self.error(it, f"'{ty}' object is not iterable")
         return t.ERROR
 
 

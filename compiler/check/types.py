@@ -132,6 +132,22 @@ def callable_of(params: tuple[Type, ...], ret: Type) -> CallableType:
     return CallableType(f"Callable[[{ps}], {ret}]", params, ret)
 
 
+def item_type(ty: Type) -> Type | None:
+    """The type of the items a for loop over `ty` gets (a dict's keys), or None when
+    `ty` is not iterable or is a tuple whose items have different types."""
+    if isinstance(ty, (ListType, SetType, IterType)):
+        return ty.elem
+    if isinstance(ty, DictType):
+        return ty.key
+    if ty is STR:
+        return STR
+    if ty in (BYTES, BYTEARRAY, MEMORYVIEW):
+        return INT
+    if isinstance(ty, TupleType) and ty.elems and all(x == ty.elems[0] for x in ty.elems):
+        return ty.elems[0]
+    return None
+
+
 def is_numeric(t: Type) -> bool:
     return t in NUMERIC
 

@@ -875,13 +875,11 @@ class FunctionLowerer(HeapLowering, ClassLowering, FStringLowering, ClosureLower
         self.b.cbranch(c, then, other or end)
         self.b.position_at_end(then)
         self.lower_block(s.body)
-        if not self.b.block.is_terminated:
-            self.b.branch(end)
+        self.branch_if_open(end)
         if other is not None:
             self.b.position_at_end(other)
             self.lower_block(s.orelse)
-            if not self.b.block.is_terminated:
-                self.b.branch(end)
+            self.branch_if_open(end)
         self.b.position_at_end(end)
 
     def stmt_While(self, s: n.While) -> None:
@@ -898,13 +896,11 @@ class FunctionLowerer(HeapLowering, ClassLowering, FStringLowering, ClosureLower
         self.loops.append(Loop(head, end, len(self.finally_stack)))
         self.lower_block(s.body)
         self.loops.pop()
-        if not self.b.block.is_terminated:
-            self.b.branch(head)
+        self.branch_if_open(head)
         if orelse is not None:
             self.b.position_at_end(orelse)
             self.lower_block(s.orelse)
-            if not self.b.block.is_terminated:
-                self.b.branch(end)
+            self.branch_if_open(end)
         self.b.position_at_end(end)
 
     def stmt_For(self, s: n.For) -> None:
@@ -922,15 +918,13 @@ class FunctionLowerer(HeapLowering, ClassLowering, FStringLowering, ClosureLower
             self.loops.append(Loop(head, end, len(self.finally_stack)))
             self.lower_block(s.body)
             self.loops.pop()
-            if not self.b.block.is_terminated:
-                self.b.branch(head)
+            self.branch_if_open(head)
 
         self.for_each(it, body, done_bb=orelse or end)
         if orelse is not None:
             self.b.position_at_end(orelse)
             self.lower_block(s.orelse)
-            if not self.b.block.is_terminated:
-                self.b.branch(end)
+            self.branch_if_open(end)
         self.b.position_at_end(end)
 
     def for_range(self, s: n.For) -> None:
@@ -974,8 +968,7 @@ class FunctionLowerer(HeapLowering, ClassLowering, FStringLowering, ClosureLower
         self.loops.append(Loop(step_bb, end, len(self.finally_stack)))
         self.lower_block(s.body)
         self.loops.pop()
-        if not self.b.block.is_terminated:
-            self.b.branch(step_bb)
+        self.branch_if_open(step_bb)
         self.b.position_at_end(step_bb)
         pair = self.b.sadd_with_overflow(self.b.load(counter, typ=I64), step)
         self.b.store(self.b.extract_value(pair, 0), counter)
@@ -984,19 +977,16 @@ class FunctionLowerer(HeapLowering, ClassLowering, FStringLowering, ClosureLower
         if orelse is not None:
             self.b.position_at_end(orelse)
             self.lower_block(s.orelse)
-            if not self.b.block.is_terminated:
-                self.b.branch(end)
+            self.branch_if_open(end)
         self.b.position_at_end(end)
 
     def stmt_Break(self, s: n.Break) -> None:
         self.run_finally_blocks(self.loops[-1].finally_depth)
-        if not self.b.block.is_terminated:
-            self.b.branch(self.loops[-1].break_bb)
+        self.branch_if_open(self.loops[-1].break_bb)
 
     def stmt_Continue(self, s: n.Continue) -> None:
         self.run_finally_blocks(self.loops[-1].finally_depth)
-        if not self.b.block.is_terminated:
-            self.b.branch(self.loops[-1].continue_bb)
+        self.branch_if_open(self.loops[-1].continue_bb)
 
     def stmt_Try(self, s: n.Try) -> None:
         b = self.b
@@ -1202,22 +1192,8 @@ class FunctionLowerer(HeapLowering, ClassLowering, FStringLowering, ClosureLower
             return ir.Constant(I1, 0)
         if isinstance(ty, t.OptionalType):
             # None is false; otherwise the value's own truth (0, "", [] are false too)
-            b = self.b
-            is_none = b.icmp_unsigned("==", b.ptrtoint(v, I64), ir.Constant(I64, 0))
-            none_bb, some_bb, end = self.new_block("t.none"), self.new_block("t.some"), \
-                self.new_block("t")
-            b.cbranch(is_none, none_bb, some_bb)
-            b.position_at_end(some_bb)
-            inner = self.truthy(self.coerce(v, ty, ty.inner), ty.inner)
-            some_end = b.block
-            b.branch(end)
-            b.position_at_end(none_bb)
-            b.branch(end)
-            b.position_at_end(end)
-            phi = b.phi(I1)
-            phi.add_incoming(inner, some_end)
-            phi.add_incoming(ir.Constant(I1, 0), none_bb)
-            return phi
+            return self.unless_none(v, ty, ir.Constant(I1, 0),
+                                    lambda inner: self.truthy(inner, ty.inner))
         if isinstance(ty, (t.ListType, t.DictType, t.SetType, t.TupleType)) or ty in (
                 t.BYTES, t.BYTEARRAY):
             n_ = self.load_at(v, 8)  # every sized object keeps its length at offset 8

@@ -168,28 +168,12 @@ def lower_container_method(fl: "FunctionLowerer", e: n.Call, bm: BoundMethodCall
             if args[1] is None and not t.is_boxed_optional(rty):
                 r = _rt(fl, "dict_get", [addr, k, kk, c64(0)])  # objects: None is slot 0
                 return b.inttoptr(r, PTR)
-            if args[1] is None:  # int | None etc.: a box when found
-                ix = _rt(fl, "dict_lookup", [addr, k, kk])
-                hit, miss, end = fl.new_block("get.hit"), fl.new_block("get.miss"), \
-                    fl.new_block("get")
-                b.cbranch(b.icmp_signed(">=", ix, c64(0)), hit, miss)
-                b.position_at_end(hit)
-                v = fl.coerce(fl.from_slot(_rt(fl, "dict_entry_value", [addr, ix]), dt.value),
-                              dt.value, rty)
-                hit_end = b.block
-                b.branch(end)
-                b.position_at_end(miss)
-                b.branch(end)
-                b.position_at_end(end)
-                phi = b.phi(PTR)
-                phi.add_incoming(v, hit_end)
-                phi.add_incoming(ir.Constant(PTR, None), miss)
-                return phi
-            default = fl.coerce(fl.expr(args[1]), args[1].ty, rty)
+            # the value if the key is there, else the default (None: a null box/object)
+            default = fl.coerce(fl.expr(args[1]), args[1].ty, rty) if args[1] is not None \
+                else ir.Constant(PTR, None)
             ix = _rt(fl, "dict_lookup", [addr, k, kk])
-            found = b.icmp_signed(">=", ix, c64(0))
             hit, miss, end = fl.new_block("get.hit"), fl.new_block("get.miss"), fl.new_block("get")
-            b.cbranch(found, hit, miss)
+            b.cbranch(b.icmp_signed(">=", ix, c64(0)), hit, miss)
             b.position_at_end(hit)
             v = fl.coerce(fl.from_slot(_rt(fl, "dict_entry_value", [addr, ix]), dt.value),
                           dt.value, rty)

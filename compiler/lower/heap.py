@@ -71,6 +71,31 @@ class HeapLowering:
             return ir.Constant(I8, 0)
         return b.inttoptr(s, PTR)
 
+    def unless_none(self: "FunctionLowerer", v: ir.Value, ty: t.OptionalType, when_none: ir.Value,
+                    some) -> ir.Value:
+        """`when_none` if the optional v is None, else some(v as ty.inner) (a phi of the two)."""
+        b = self.b
+        is_none = b.icmp_unsigned("==", b.ptrtoint(v, I64), c64(0))
+        none_bb, some_bb, end = self.new_block("none"), self.new_block("some"), \
+            self.new_block("opt")
+        b.cbranch(is_none, none_bb, some_bb)
+        b.position_at_end(some_bb)
+        value = some(self.coerce(v, ty, ty.inner))
+        some_end = b.block
+        b.branch(end)
+        b.position_at_end(none_bb)
+        b.branch(end)
+        b.position_at_end(end)
+        phi = b.phi(value.type)
+        phi.add_incoming(value, some_end)
+        phi.add_incoming(when_none, none_bb)
+        return phi
+
+    def branch_if_open(self: "FunctionLowerer", target: ir.Block) -> None:
+        """Fall through to `target` unless the current block already ended (return, raise...)."""
+        if not self.b.block.is_terminated:
+            self.b.branch(target)
+
     def coerce(self: "FunctionLowerer", v: ir.Value, src: t.Type, dst: t.Type) -> ir.Value:
         """Convert a value of type `src` to the representation of `dst` (checked compatible)."""
         if src == dst or dst is t.ERROR or src in (t.ERROR, t.NORETURN):
@@ -357,17 +382,10 @@ class HeapLowering:
         self.b.position_at_end(exit_bb)
 
     def iter_item_type(self, ty: t.Type) -> t.Type:
-        if isinstance(ty, (t.ListType, t.SetType)):
-            return ty.elem
-        if isinstance(ty, t.TupleType):
-            return ty.elems[0]
-        if isinstance(ty, t.DictType):
-            return ty.key
-        if ty is t.STR:
-            return t.STR
-        if isinstance(ty, t.IterType):
-            return ty.elem
-        return t.INT
+        item = t.item_type(ty)  # the checker made sure there is one
+        if item is None:
+            raise InternalError(self.span, f"iteration over {ty}")
+        return item
 
     # ---------------------------------------------------------------- dicts and sets
 

@@ -105,21 +105,7 @@ def _optional_arg(fl: "FunctionLowerer", v: ir.Value, ty: t.Type, stand_in) -> i
         return _constant(fl, stand_in)
     if not t.is_boxed_optional(ty):
         return fl.b.ptrtoint(v, I64)  # objects: None is 0, which is the stand-in
-    b = fl.b
-    is_none = b.icmp_unsigned("==", b.ptrtoint(v, I64), c64(0))
-    none_bb, some_bb, end = fl.new_block("opt.none"), fl.new_block("opt.some"), fl.new_block("opt")
-    b.cbranch(is_none, none_bb, some_bb)
-    b.position_at_end(some_bb)
-    inner = fl.coerce(v, ty, ty.inner)
-    some_end = b.block
-    b.branch(end)
-    b.position_at_end(none_bb)
-    b.branch(end)
-    b.position_at_end(end)
-    phi = b.phi(inner.type)
-    phi.add_incoming(inner, some_end)
-    phi.add_incoming(_constant(fl, stand_in), none_bb)
-    return phi
+    return fl.unless_none(v, ty, _constant(fl, stand_in), lambda inner: inner)
 
 
 def _as_ptr(fl: "FunctionLowerer", v: ir.Value) -> ir.Value:
