@@ -154,6 +154,8 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
             self.modules[m.name] = m
         for m in modules:
             self.declare_class_names(m)
+        for m in modules:
+            self.declare_imported_classes(m)
         for c in list(self.all_classes):
             self.current_module = c.module
             self.declare_class_bases(c)
@@ -204,6 +206,21 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
         for stmt in m.tree.body:
             if not isinstance(stmt, n.ImportFrom):
                 self.declare_stmt(m, stmt)
+
+    def declare_imported_classes(self, m: t.ModuleInfo) -> None:
+        """Bind imported classes and modules early: class bases and field annotations need them."""
+        for stmt in m.tree.body:
+            if isinstance(stmt, n.ImportFrom) and stmt.level == 0 and stmt.module in self.modules:
+                src = self.modules[stmt.module]
+                for alias in stmt.names:
+                    sym = src.globals.get(alias.name)
+                    if isinstance(sym, ClassInfo):
+                        m.globals.setdefault(alias.asname or alias.name, sym)
+            elif isinstance(stmt, n.Import):
+                for alias in stmt.names:
+                    if alias.name in self.modules:
+                        top = alias.name if alias.asname else alias.name.split(".")[0]
+                        m.globals.setdefault(alias.asname or top, t.ModuleRef(self.modules[top]))
 
     def declare_imports(self, m: t.ModuleInfo) -> None:
         for stmt in m.tree.body:
@@ -920,6 +937,14 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
                 return local.ty if local is not None else None
             g = sc.module.globals.get(target.id)
             return g.ty if isinstance(g, t.GlobalVar) else None
+        if isinstance(target, (n.Attribute, n.Subscript)) and isinstance(
+                target.value, (n.Name, n.Attribute, n.Subscript)):
+            # `self.items = []`, `self.table[k] = {}`: the field's or the dict's value type
+            owner = self.target_type(target.value)
+            if isinstance(target, n.Attribute) and isinstance(owner, ClassType):
+                return owner.info.fields.get(target.attr)
+            if isinstance(target, n.Subscript) and isinstance(owner, t.DictType):
+                return owner.value
         return None
 
     def mark_constant(self, g: t.GlobalVar, value: n.Expr) -> None:

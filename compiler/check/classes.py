@@ -242,6 +242,13 @@ class ClassChecks:
             if isinstance(sym, ClassInfo):
                 return sym
             return self.builtin_classes.get(e.id)
+        if isinstance(e, n.Attribute) and isinstance(e.value, n.Name):  # module.Class
+            m = self.scope.module if self.scope else self.current_module
+            ref = m.globals.get(e.value.id) if m else None
+            if isinstance(ref, t.ModuleRef):
+                sym = ref.module.globals.get(e.attr)
+                if isinstance(sym, ClassInfo):
+                    return sym
         return None
 
     def class_type(self, name: str) -> t.Type | None:

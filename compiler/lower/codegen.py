@@ -503,6 +503,9 @@ class FunctionLowerer(HeapLowering, ClassLowering, FStringLowering, ClosureLower
 
     def finish(self) -> None:
         self.alloca_builder.branch(self.body_bb)
+        for bb in self.fn.blocks:  # blocks left open after a raise are never reached
+            if not bb.is_terminated:
+                ir.IRBuilder(bb).unreachable()
         # keep the unwind block last: it is cold
         self.fn.blocks.remove(self.unwind_bb)
         self.fn.blocks.append(self.unwind_bb)
