@@ -62,6 +62,7 @@ EXCEPTION_PARENTS: dict[str, str | None] = {
     "StopIteration": "Exception",
     "MemoryError": "Exception",
     "OSError": "Exception",
+    "BlockingIOError": "OSError",
     "EOFError": "Exception",
     "BufferError": "Exception",
 }
