@@ -27,6 +27,8 @@ from typing import Iterator
 
 ECHO_PORT = 7
 MAX_UDP_PAYLOAD = 1472  # 1500-byte MTU - 20 (IPv4) - 8 (UDP)
+# wait_for_echo's probes start with this; echo() skips late answers to them.
+PROBE_PREFIX = b"\xffapplc-probe "
 
 
 class EchoError(AssertionError):
@@ -56,7 +58,7 @@ def wait_for_echo(sock: socket.socket, addr: str, port: int = ECHO_PORT, *, time
     sent: set[bytes] = set()
     n = 0
     while time.monotonic() - start < timeout:
-        probe = b"probe %d" % n
+        probe = PROBE_PREFIX + b"%d" % n
         n += 1
         sent.add(probe)
         try:
@@ -89,8 +91,8 @@ def echo(sock: socket.socket, addr: str, payload: bytes, port: int = ECHO_PORT, 
         if not select.select([sock], [], [], left)[0]:
             break
         data, peer = sock.recvfrom(65536)
-        if peer != (addr, port):
-            continue
+        if peer != (addr, port) or (data.startswith(PROBE_PREFIX) and not payload.startswith(PROBE_PREFIX)):
+            continue  # not the appliance, or a late answer to a start-up probe
         if data != payload:
             raise EchoError(f"sent {len(payload)} bytes, got back {len(data)} different bytes: {data[:32]!r}...")
         return
