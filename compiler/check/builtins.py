@@ -120,6 +120,22 @@ INTRINSICS: dict[str, t.Intrinsic] = {
         # what the collector needs: where the roots are
         _intr("stack_pointer", (), I), _intr("stack_top", (), I), _intr("data_start", (), I),
         _intr("data_end", (), I), _intr("spill_registers", (), N),
+        # hardware access for drivers (docs/platform.md "Machine intrinsics")
+        _intr("inb", (I,), I), _intr("inw", (I,), I), _intr("inl", (I,), I),
+        _intr("outb", (I, I), N), _intr("outw", (I, I), N), _intr("outl", (I, I), N),
+        _intr("mmio_read8", (I,), I), _intr("mmio_read16", (I,), I),
+        _intr("mmio_read32", (I,), I), _intr("mmio_read64", (I,), I),
+        _intr("mmio_write8", (I, I), N), _intr("mmio_write16", (I, I), N),
+        _intr("mmio_write32", (I, I), N), _intr("mmio_write64", (I, I), N),
+        _intr("mb", (), N), _intr("rmb", (), N), _intr("wmb", (), N),
+        _intr("rdtsc", (), I), _intr("cpuid", (I, I, I), I),
+        _intr("rdmsr", (I,), I), _intr("wrmsr", (I, I), N),
+        _intr("irq_enable", (), N), _intr("irq_disable", (), N),
+        _intr("halt_until_interrupt", (), N),
+        _intr("dma_alloc", (I,), I), _intr("phys_addr", (I,), I),
+        _intr("bytearray_addr", (t.BYTEARRAY,), I), _intr("bytes_addr", (t.BYTES,), I),
+        _intr("target_name", (), S),
+        _intr("syscall", (I, I, I, I, I, I, I), I),
     ]
 }
 

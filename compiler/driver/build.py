@@ -255,6 +255,7 @@ def lower_program(modules: list[t.ModuleInfo], target) -> str:
         triple=target.triple,
         data_layout=str(tm.target_data),
         no_red_zone=target.no_red_zone,
+        target_name=target.name,
     )
     return str(prog.lower())
 

@@ -79,8 +79,9 @@ class ProgramLowerer:
     """Owns the ir.Module: functions, globals, string constants."""
 
     def __init__(self, modules: list[t.ModuleInfo], *, triple: str, data_layout: str,
-                 no_red_zone: bool) -> None:
+                 no_red_zone: bool, target_name: str = "hosted") -> None:
         self.modules = modules
+        self.target_name = target_name  # `_machine.target_name()`, a compile-time constant
         self.by_name = {m.name: m for m in modules}
         self.exc_ids = {name: c.cid for name, c in modules[0].exception_classes.items()}
         self.module = ir.Module(name="applc")
@@ -806,6 +807,20 @@ class FunctionLowerer(HeapLowering, ClassLowering, FStringLowering, ClosureLower
             rhs = self.expr(s.value)
             res = self.coerce(self.binop(s.op, cur, dt.value, rhs, s.value.ty), tgt.ty, dt.value)
             self.dict_setitem(d, dt, key, res)
+            return
+        if isinstance(tgt, n.Subscript) and tgt.ref == "index" and \
+                (tgt.value.ty is t.BYTEARRAY or tgt.value.ty is t.MEMORYVIEW):
+            # ba[i] op= v: CPython reads the item (IndexError), then evaluates v, then
+            # stores (ValueError for a result outside 0..255)
+            ct = tgt.value.ty
+            obj = self.expr(tgt.value)
+            idx = self.as_int(self.expr(tgt.index), tgt.index.ty)
+            cur = self.sequence_runtime_index(obj, ct, idx)
+            rhs = self.expr(s.value)
+            res = self.as_int(self.binop(s.op, cur, t.INT, rhs, s.value.ty), tgt.ty)
+            prefix = "bytearray" if ct is t.BYTEARRAY else "memoryview"
+            self.call_rt(f"{prefix}_setitem", [self.b.ptrtoint(obj, I64), idx, res],
+                         module="rt.bytesops")
             return
         raise InternalError(s.span, "augmented assignment to this target")
 

@@ -108,7 +108,171 @@ def lower_intrinsic(fl: "FunctionLowerer", name: str, e: n.Call) -> ir.Value:
     if name in ("plat_heap_start", "plat_heap_end"):
         fn = fl.prog.platform("applc_" + name, I64, [])
         return b.call(fn, [])
+    machine = MACHINE.get(name)
+    if machine is not None:
+        return machine(fl, args)
     raise NotImplementedError(f"intrinsic {name}")
+
+
+# --------------------------------------------------------------------------- machine access
+#
+# Hardware intrinsics for drivers and the platform's apy side (docs/platform.md,
+# "Machine intrinsics"). Each is one `asm sideeffect` with a memory clobber: LLVM
+# never merges, reorders (relative to any memory access) or deletes them, which
+# is what device registers and DMA descriptors need.
+
+NONE = ir.Constant(I8, 0)
+ENOSYS = 38
+PAGE = 4096
+# the object layouts of docs/runtime-abi.md
+BYTES_DATA, BYTEARRAY_DATA, RAW_HEADER = 16, 24, 8
+SUFFIX = {"8": "b", "16": "w", "32": "l", "64": "q"}
+ACC = {"8": "{al}", "16": "{ax}", "32": "{eax}"}
+
+
+def _asm(fl: "FunctionLowerer", ret: ir.Type, text: str, constraints: str,
+         args: list[ir.Value]) -> ir.Value:
+    clobber = "~{memory}" if not constraints else ",~{memory}"
+    ty = ir.FunctionType(ret, [a.type for a in args])
+    return fl.b.asm(ty, text, constraints + clobber, args, True)
+
+
+def _port_in(width: str):
+    def lower(fl, args):
+        port = fl.b.trunc(args[0], I16)
+        v = _asm(fl, WIDTH[width], f"in{SUFFIX[width]} %dx, $0", f"={ACC[width]},{{dx}}", [port])
+        return fl.b.zext(v, I64)
+    return lower
+
+
+def _port_out(width: str):
+    def lower(fl, args):
+        port = fl.b.trunc(args[0], I16)
+        value = fl.b.trunc(args[1], WIDTH[width])
+        _asm(fl, VOID, f"out{SUFFIX[width]} $0, %dx", f"{ACC[width]},{{dx}}", [value, port])
+        return NONE
+    return lower
+
+
+def _mmio_read(width: str):
+    def lower(fl, args):
+        v = _asm(fl, WIDTH[width], f"mov{SUFFIX[width]} ($1), $0", "=r,r", [args[0]])
+        return v if width == "64" else fl.b.zext(v, I64)
+    return lower
+
+
+def _mmio_write(width: str):
+    def lower(fl, args):
+        value = args[1] if width == "64" else fl.b.trunc(args[1], WIDTH[width])
+        _asm(fl, VOID, f"mov{SUFFIX[width]} $0, ($1)", "r,r", [value, args[0]])
+        return NONE
+    return lower
+
+
+def _fixed(text: str):
+    """An instruction without operands (fences, sti, cli, hlt)."""
+    def lower(fl, args):
+        _asm(fl, VOID, text, "", [])
+        return NONE
+    return lower
+
+
+def _rdtsc(fl, args):
+    pair = _asm(fl, ir.LiteralStructType([I32, I32]), "rdtsc", "={eax},={edx}", [])
+    return _join(fl, pair)
+
+
+def _join(fl, pair) -> ir.Value:
+    lo = fl.b.zext(fl.b.extract_value(pair, 0), I64)
+    hi = fl.b.zext(fl.b.extract_value(pair, 1), I64)
+    return fl.b.or_(fl.b.shl(hi, ir.Constant(I64, 32)), lo)
+
+
+def _cpuid(fl, args):
+    """cpuid(leaf, subleaf, reg): register `reg` (0..3 = eax, ebx, ecx, edx), zero-extended;
+    0 for any other `reg` (the instruction still runs: CPUID is serialising)."""
+    b = fl.b
+    regs = _asm(fl, ir.LiteralStructType([I32] * 4), "cpuid",
+                "={eax},={ebx},={ecx},={edx},{eax},{ecx}",
+                [b.trunc(args[0], I32), b.trunc(args[1], I32)])
+    out = ir.Constant(I64, 0)
+    for i in range(4):
+        hit = b.icmp_signed("==", args[2], ir.Constant(I64, i))
+        out = b.select(hit, b.zext(b.extract_value(regs, i), I64), out)
+    return out
+
+
+def _rdmsr(fl, args):
+    pair = _asm(fl, ir.LiteralStructType([I32, I32]), "rdmsr", "={eax},={edx},{ecx}",
+                [fl.b.trunc(args[0], I32)])
+    return _join(fl, pair)
+
+
+def _wrmsr(fl, args):
+    b = fl.b
+    lo = b.trunc(args[1], I32)
+    hi = b.trunc(b.lshr(args[1], ir.Constant(I64, 32)), I32)
+    _asm(fl, VOID, "wrmsr", "{ecx},{eax},{edx}", [b.trunc(args[0], I32), lo, hi])
+    return NONE
+
+
+def _dma_alloc(fl, args):
+    """Whole pages from the top of the heap (gc_pin_pages): never moved, freed or scanned."""
+    b = fl.b
+    fl.guard(b.icmp_signed("<", args[0], ir.Constant(I64, 0)), "ValueError",
+             "dma_alloc: negative size")
+    pages = b.lshr(b.add(args[0], ir.Constant(I64, PAGE - 1)), ir.Constant(I64, 12))
+    pages = b.select(b.icmp_signed("==", pages, ir.Constant(I64, 0)), ir.Constant(I64, 1), pages)
+    addr = fl.call_rt("gc_pin_pages", [pages], module="rt.gc", may_raise=False)
+    fl.guard(b.icmp_signed("==", addr, ir.Constant(I64, 0)), "MemoryError",
+             "dma_alloc: out of memory")
+    return addr
+
+
+def _bytearray_addr(fl, args):
+    """The bytearray's buffer (a TAG_RAW object: header, then the bytes), or 0 when it
+    has none yet (an empty bytearray)."""
+    b = fl.b
+    obj = b.ptrtoint(args[0], I64) if isinstance(args[0].type, ir.PointerType) else args[0]
+    slot = b.inttoptr(b.add(obj, ir.Constant(I64, BYTEARRAY_DATA)), PTR)
+    raw = b.load(slot, typ=I64)
+    empty = b.icmp_signed("==", raw, ir.Constant(I64, 0))
+    return b.select(empty, ir.Constant(I64, 0), b.add(raw, ir.Constant(I64, RAW_HEADER)))
+
+
+def _bytes_addr(fl, args):
+    obj = fl.b.ptrtoint(args[0], I64) if isinstance(args[0].type, ir.PointerType) else args[0]
+    return fl.b.add(obj, ir.Constant(I64, BYTES_DATA))
+
+
+def _target_name(fl, args):
+    # a constant: `target_name() == "kvm"` folds, and LLVM drops the untaken branch
+    return fl.prog.str_const(fl.prog.target_name)
+
+
+def _syscall(fl, args):
+    """A Linux system call on the hosted target; elsewhere -ENOSYS (no kernel below)."""
+    if fl.prog.target_name != "hosted":
+        return ir.Constant(I64, -ENOSYS)
+    return _asm(fl, I64, "syscall",
+                "={rax},{rax},{rdi},{rsi},{rdx},{r10},{r8},{r9},~{rcx},~{r11}", args)
+
+
+MACHINE = {
+    **{f"in{SUFFIX[w][0]}": _port_in(w) for w in ("8", "16", "32")},
+    **{f"out{SUFFIX[w][0]}": _port_out(w) for w in ("8", "16", "32")},
+    **{f"mmio_read{w}": _mmio_read(w) for w in ("8", "16", "32", "64")},
+    **{f"mmio_write{w}": _mmio_write(w) for w in ("8", "16", "32", "64")},
+    "mb": _fixed("mfence"), "rmb": _fixed("lfence"), "wmb": _fixed("sfence"),
+    "irq_enable": _fixed("sti"), "irq_disable": _fixed("cli"),
+    # sti takes effect after the next instruction, so an interrupt that arrives
+    # between the caller's last check and here still wakes the hlt
+    "halt_until_interrupt": _fixed("sti; hlt; cli"),
+    "rdtsc": _rdtsc, "cpuid": _cpuid, "rdmsr": _rdmsr, "wrmsr": _wrmsr,
+    "dma_alloc": _dma_alloc, "phys_addr": lambda fl, args: args[0],
+    "bytearray_addr": _bytearray_addr, "bytes_addr": _bytes_addr,
+    "target_name": _target_name, "syscall": _syscall,
+}
 
 
 def declare_memfuncs(prog: "ProgramLowerer") -> dict[str, ir.Function]:

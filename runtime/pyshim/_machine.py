@@ -22,12 +22,25 @@ stack_top, data_start, data_end, spill_registers), over regions tests choose,
 and plat_write (kept in WRITTEN). Not here: plat_exit and the clocks.
 Besides the intrinsics, `read_bytes`/`write_bytes` let tests look at memory; apy
 code never calls them (they are not intrinsics).
+
+Machine intrinsics (drivers): memory above the flat memory is made of *regions*:
+the buffers of bytearray/bytes objects (`bytearray_addr`/`bytes_addr` give them
+an address, so memcpy/load/store reach the object itself) and simulated devices
+that tests attach (`attach_mmio(base, size, device)`: `device.read(offset,
+width) -> int`, `device.write(offset, width, value)`; `attach_port(port,
+device)` likewise for port I/O, the offset is the port). An access that hits
+nothing raises MemoryError (port I/O: OSError), like a fault would. `rdtsc` is
+a nanosecond counter, `cpuid` answers from CPUID (a dict tests may replace),
+MSRs live in MSRS, `syscall` is Linux's (through ctypes), `target_name()` is
+"cpython", and `halt_until_interrupt` sleeps until the next `raise_irq` or
+for at most HALT_MAX_S seconds (a spurious wake-up, which callers allow).
 """
 
 from __future__ import annotations
 
 import math
 import struct
+import time as _time
 
 MEMORY_SIZE = 16 * 1024 * 1024
 FIRST_ADDRESS = 4096
@@ -72,34 +85,50 @@ def static_buffer(nbytes: int) -> int:
 
 
 def load8(addr: int) -> int:
+    if addr >= MEMORY_SIZE:
+        return _far_read(addr, 1)
     return _memory[_check(addr, 1)]
 
 
 def load16(addr: int) -> int:
+    if addr >= MEMORY_SIZE:
+        return _far_read(addr, 2)
     return _U16.unpack_from(_memory, _check(addr, 2))[0]
 
 
 def load32(addr: int) -> int:
+    if addr >= MEMORY_SIZE:
+        return _far_read(addr, 4)
     return _U32.unpack_from(_memory, _check(addr, 4))[0]
 
 
 def load64(addr: int) -> int:
+    if addr >= MEMORY_SIZE:
+        return _signed(_far_read(addr, 8))
     return _I64.unpack_from(_memory, _check(addr, 8))[0]
 
 
 def store8(addr: int, value: int) -> None:
+    if addr >= MEMORY_SIZE:
+        return _far_write(addr, 1, value)
     _memory[_check(addr, 1)] = value & 0xFF
 
 
 def store16(addr: int, value: int) -> None:
+    if addr >= MEMORY_SIZE:
+        return _far_write(addr, 2, value)
     _U16.pack_into(_memory, _check(addr, 2), value & 0xFFFF)
 
 
 def store32(addr: int, value: int) -> None:
+    if addr >= MEMORY_SIZE:
+        return _far_write(addr, 4, value)
     _U32.pack_into(_memory, _check(addr, 4), value & 0xFFFF_FFFF)
 
 
 def store64(addr: int, value: int) -> None:
+    if addr >= MEMORY_SIZE:
+        return _far_write(addr, 8, value)
     _I64.pack_into(_memory, _check(addr, 8), _signed(value))
 
 
@@ -160,12 +189,18 @@ def memcpy(dst: int, src: int, n: int) -> None:
     """Copy n bytes; the regions may overlap (the compiler lowers it to memmove)."""
     if n <= 0:
         return
+    if dst >= MEMORY_SIZE or src >= MEMORY_SIZE:
+        write_bytes(dst, read_bytes(src, n))
+        return
     _check(dst, n)
     _memory[dst : dst + n] = _memory[_check(src, n) : src + n]
 
 
 def memset(dst: int, byte: int, n: int) -> None:
     if n <= 0:
+        return
+    if dst >= MEMORY_SIZE:
+        write_bytes(dst, bytes([byte & 0xFF]) * n)
         return
     _memory[_check(dst, n) : dst + n] = bytes([byte & 0xFF]) * n
 
@@ -332,9 +367,268 @@ def set_data(lo: int, hi: int) -> None:
 
 def read_bytes(addr: int, n: int) -> bytes:
     """Test helper (not an intrinsic): a copy of `n` bytes of memory at `addr`."""
+    if addr >= MEMORY_SIZE:
+        buf, off = _buffer_at(addr, n, False)
+        return bytes(buf[off : off + n])
     return bytes(_memory[_check(addr, n) : addr + n])
 
 
 def write_bytes(addr: int, data: bytes) -> None:
     """Test helper (not an intrinsic): copy `data` into memory at `addr`."""
+    if addr >= MEMORY_SIZE:
+        buf, off = _buffer_at(addr, len(data), True)
+        buf[off : off + len(data)] = data
+        return
     _memory[_check(addr, len(data)) : addr + len(data)] = data
+
+
+# --------------------------------------------------------------------------- regions: objects, devices
+#
+# Addresses at or above MEMORY_SIZE belong to regions: object buffers get a slot
+# of their own (OBJECT_SLOT apart, from OBJECT_BASE up); simulated devices sit
+# where the test attaches them (a device's registers, e.g. 0xfeb00000).
+
+OBJECT_BASE = 1 << 40
+OBJECT_SLOT = 1 << 32
+_regions: list[tuple[int, int, object]] = []  # (base, end, bytearray | bytes | device)
+_object_slots: dict[int, tuple[int, object, int]] = {}  # id(obj) -> (base, obj, len)
+_next_object = OBJECT_BASE
+
+
+def _region(addr: int, n: int) -> tuple[int, object]:
+    for base, end, obj in _regions:
+        if base <= addr and addr + n <= end:
+            return base, obj
+    raise MemoryError(f"_machine: access of {n} bytes at {addr:#x} hits no memory or device")
+
+
+def _buffer_at(addr: int, n: int, writing: bool):
+    base, obj = _region(addr, n)
+    if not isinstance(obj, (bytes, bytearray)):
+        raise MemoryError(f"_machine: block access at {addr:#x} to a device")
+    if writing and isinstance(obj, bytes):
+        raise MemoryError(f"_machine: write at {addr:#x} into a bytes object")
+    return obj, addr - base
+
+
+def _far_read(addr: int, n: int) -> int:
+    base, obj = _region(addr, n)
+    if isinstance(obj, (bytes, bytearray)):
+        return int.from_bytes(obj[addr - base : addr - base + n], "little")
+    return obj.read(addr - base, n) & ((1 << (8 * n)) - 1)
+
+
+def _far_write(addr: int, n: int, value: int) -> None:
+    base, obj = _region(addr, n)
+    value &= (1 << (8 * n)) - 1
+    if isinstance(obj, (bytes, bytearray)):
+        buf, off = _buffer_at(addr, n, True)
+        buf[off : off + n] = value.to_bytes(n, "little")
+        return
+    obj.write(addr - base, n, value)
+
+
+def _object_addr(obj) -> int:
+    """The region of `obj`'s current buffer; a resized object gets a new one
+    (as a compiled bytearray's buffer moves when it grows)."""
+    global _next_object
+    known = _object_slots.get(id(obj))
+    if known is not None and known[1] is obj and known[2] == len(obj):
+        return known[0]
+    if known is not None:
+        _regions[:] = [r for r in _regions if r[0] != known[0]]
+    base = _next_object
+    _next_object += OBJECT_SLOT
+    _object_slots[id(obj)] = (base, obj, len(obj))
+    _regions.append((base, base + len(obj), obj))
+    return base
+
+
+def attach_mmio(base: int, size: int, device) -> None:
+    """Test helper (not an intrinsic): a simulated device's registers at
+    [base, base + size), above the flat memory."""
+    if base < MEMORY_SIZE:
+        raise ValueError("attach_mmio: device registers must lie above the flat memory")
+    _regions.append((base, base + size, device))
+
+
+def detach_all() -> None:
+    """Test helper (not an intrinsic): forget every device and object region."""
+    _regions.clear()
+    _object_slots.clear()
+    _ports.clear()
+
+
+# --------------------------------------------------------------------------- machine intrinsics
+
+_ports: dict[int, object] = {}
+CPUID: dict[tuple[int, int], tuple[int, int, int, int]] = {
+    # leaf 0: highest leaf 1, vendor "applc shim  " (ebx, edx, ecx spell it)
+    (0, 0): (1, 0x6C707061, 0x20206D69, 0x68732063),
+    (1, 0): (0, 0, 0, 0),
+}
+MSRS: dict[int, int] = {}
+HALT_MAX_S = 0.01
+_irq_enabled = False
+_irq_raised = False
+
+
+def attach_port(port: int, device) -> None:
+    """Test helper (not an intrinsic): `device.read(port, width)`/`write(port, width,
+    value)` answer in/out at `port` (of any width)."""
+    _ports[port] = device
+
+
+def _port(port: int):
+    dev = _ports.get(port & 0xFFFF)
+    if dev is None:
+        raise OSError(f"_machine: no device at I/O port {port & 0xFFFF:#x}")
+    return dev
+
+
+def inb(port: int) -> int:
+    return _port(port).read(port & 0xFFFF, 1) & 0xFF
+
+
+def inw(port: int) -> int:
+    return _port(port).read(port & 0xFFFF, 2) & 0xFFFF
+
+
+def inl(port: int) -> int:
+    return _port(port).read(port & 0xFFFF, 4) & 0xFFFF_FFFF
+
+
+def outb(port: int, value: int) -> None:
+    _port(port).write(port & 0xFFFF, 1, value & 0xFF)
+
+
+def outw(port: int, value: int) -> None:
+    _port(port).write(port & 0xFFFF, 2, value & 0xFFFF)
+
+
+def outl(port: int, value: int) -> None:
+    _port(port).write(port & 0xFFFF, 4, value & 0xFFFF_FFFF)
+
+
+def mmio_read8(addr: int) -> int:
+    return load8(addr)
+
+
+def mmio_read16(addr: int) -> int:
+    return load16(addr)
+
+
+def mmio_read32(addr: int) -> int:
+    return load32(addr)
+
+
+def mmio_read64(addr: int) -> int:
+    return load64(addr)
+
+
+def mmio_write8(addr: int, value: int) -> None:
+    store8(addr, value)
+
+
+def mmio_write16(addr: int, value: int) -> None:
+    store16(addr, value)
+
+
+def mmio_write32(addr: int, value: int) -> None:
+    store32(addr, value)
+
+
+def mmio_write64(addr: int, value: int) -> None:
+    store64(addr, value)
+
+
+def mb() -> None:
+    """CPython executes in order: barriers have nothing to do."""
+
+
+def rmb() -> None:
+    """See mb."""
+
+
+def wmb() -> None:
+    """See mb."""
+
+
+def rdtsc() -> int:
+    """A counter at 1 GHz (CPython's monotonic nanoseconds)."""
+    return _time.monotonic_ns()
+
+
+def cpuid(leaf: int, subleaf: int, reg: int) -> int:
+    regs = CPUID.get((leaf & 0xFFFF_FFFF, subleaf & 0xFFFF_FFFF), (0, 0, 0, 0))
+    return regs[reg] if 0 <= reg < 4 else 0
+
+
+def rdmsr(msr: int) -> int:
+    return MSRS.get(msr & 0xFFFF_FFFF, 0)
+
+
+def wrmsr(msr: int, value: int) -> None:
+    MSRS[msr & 0xFFFF_FFFF] = _signed(value)
+
+
+def irq_enable() -> None:
+    global _irq_enabled
+    _irq_enabled = True
+
+
+def irq_disable() -> None:
+    global _irq_enabled
+    _irq_enabled = False
+
+
+def raise_irq() -> None:
+    """Test helper (not an intrinsic): the next halt_until_interrupt returns at once."""
+    global _irq_raised
+    _irq_raised = True
+
+
+def halt_until_interrupt() -> None:
+    """Sleeps until raise_irq() or HALT_MAX_S; interrupts end up disabled (cli)."""
+    global _irq_raised, _irq_enabled
+    if not _irq_raised:
+        _time.sleep(HALT_MAX_S)
+    _irq_raised = False
+    _irq_enabled = False
+
+
+def dma_alloc(nbytes: int) -> int:
+    """Page-aligned zeroed memory from static memory, for the whole run."""
+    if nbytes < 0:
+        raise ValueError("dma_alloc: negative size")
+    pages = max(1, (nbytes + 4095) // 4096)
+    addr = static_buffer(pages * 4096 + 4095)
+    return (addr + 4095) // 4096 * 4096
+
+
+def phys_addr(addr: int) -> int:
+    return addr
+
+
+def bytearray_addr(b: bytearray) -> int:
+    return _object_addr(b) if len(b) else 0
+
+
+def bytes_addr(b: bytes) -> int:
+    return _object_addr(b)
+
+
+def target_name() -> str:
+    return "cpython"
+
+
+def syscall(nr: int, a1: int, a2: int, a3: int, a4: int, a5: int, a6: int) -> int:
+    """Linux's syscall(2) through libc; -errno on failure, like the raw instruction.
+    Pointer arguments are real addresses (not shim memory)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    args = [ctypes.c_long(_signed(a)) for a in (a1, a2, a3, a4, a5, a6)]
+    r = libc.syscall(ctypes.c_long(nr), *args)
+    return -ctypes.get_errno() if r == -1 else r
