@@ -161,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_measure_options(parser, mem_default=256, min_low=8, step=1024, timeout=120)
     args = parser.parse_args(argv)
+    measure.clean_up_on_sigterm()
     try:
         check_prerequisites()
         guest = linux_guest()

@@ -19,6 +19,7 @@ after each boot.
 
 from __future__ import annotations
 
+import signal
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -45,6 +46,15 @@ class Guest:
 
     def image_bytes(self) -> dict[str, int]:
         return {part: path.stat().st_size for part, path in self.files.items()}
+
+
+def clean_up_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so a killed benchmark still kills its QEMU and deletes its namespace."""
+
+    def terminate(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
 
 
 class GuestFailed(RuntimeError):

@@ -287,3 +287,89 @@ def booted(
         yield vm
     finally:
         vm.kill()
+
+
+# --- a DHCP server on the TAP ------------------------------------------------------
+
+DHCP_POOL = ("10.77.0.50", "10.77.0.99")
+DHCP_PINNED = "10.77.0.77"  # what dnsmasq hands GUEST_MAC
+
+
+@dataclass
+class Dnsmasq:
+    """A dnsmasq DHCP server in a namespace (see ``dhcp_server``)."""
+
+    proc: subprocess.Popen
+    leases_file: Path
+    pid_file: Path
+    log_file: Path
+
+    def pid(self) -> int | None:
+        """The PID dnsmasq wrote to its own pid file (None until it has)."""
+        try:
+            return int(self.pid_file.read_text().split()[0])
+        except (FileNotFoundError, IndexError, ValueError):
+            return None
+
+    def leases(self) -> list[tuple[str, str]]:
+        """(MAC, address) of every lease in the lease file."""
+        try:
+            lines = self.leases_file.read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        return [(fields[1], fields[2]) for fields in (line.split() for line in lines) if len(fields) >= 3]
+
+    def wait_for_lease(self, mac: str, timeout: float, poll: float = 0.1) -> str:
+        """The address leased to ``mac``, waiting at most ``timeout`` s; NetNsError if none."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for leased_mac, address in self.leases():
+                if leased_mac.lower() == mac.lower():
+                    return address
+            if self.proc.poll() is not None:
+                break
+            time.sleep(poll)
+        raise NetNsError(f"no DHCP lease for {mac} within {timeout:g} s" + self.describe())
+
+    def describe(self) -> str:
+        try:
+            log = self.log_file.read_text(errors="replace")[-2000:]
+        except FileNotFoundError:
+            log = ""
+        return f"\n--- dnsmasq log ---\n{log}"
+
+
+@contextlib.contextmanager
+def dhcp_server(ns: NetNs, workdir: Path, *, tap: str = TAP_NAME, pin: tuple[str, str] | None = (GUEST_MAC, DHCP_PINNED),
+                lease_seconds: int = 120, start_timeout: float = 30.0) -> Iterator[Dnsmasq]:
+    """dnsmasq serving DHCP (only: no DNS) on ``tap``; killed by the PID in its pid file on leaving."""
+    leases, pid_file, log = workdir / "dnsmasq.leases", workdir / "dnsmasq.pid", workdir / "dnsmasq.log"
+    command = [
+        "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--port=0",
+        f"--interface={tap}", "--bind-interfaces", "--user=root", "--log-dhcp", f"--log-facility={log}",
+        f"--dhcp-range={DHCP_POOL[0]},{DHCP_POOL[1]},255.255.255.0,{lease_seconds}",
+        f"--dhcp-option=option:router,{HOST_ADDR}",
+        f"--dhcp-leasefile={leases}", f"--pid-file={pid_file}",
+    ]
+    if pin is not None:
+        command.append(f"--dhcp-host={pin[0]},{pin[1]}")
+    proc = ns.popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = Dnsmasq(proc, leases, pid_file, log)
+    try:
+        deadline = time.monotonic() + start_timeout
+        while server.pid() is None:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise NetNsError(f"dnsmasq did not start (exit {proc.poll()})" + server.describe())
+            time.sleep(0.05)
+        yield server
+    finally:
+        pid = server.pid()
+        if pid is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(_KILL_WAIT)
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGKILL)  # the same process: --keep-in-foreground, exec'd by ip
+        proc.wait(_KILL_WAIT)

@@ -84,3 +84,15 @@ def test_a_guest_that_never_ends_is_killed_by_pid(boot, kvm_image) -> None:
         assert vm.running()
     assert vm.proc.returncode is not None
     assert not _pid_alive(pid)
+
+
+def test_dhcp_server_runs_in_the_namespace_and_is_killed_by_pid(ns: netns.NetNs, workdir) -> None:
+    with netns.dhcp_server(ns, workdir) as dnsmasq:
+        pid = dnsmasq.pid()
+        assert pid == dnsmasq.proc.pid and _pid_alive(pid)
+        # Its DHCP socket is bound to tap0 inside the namespace, on port 67.
+        sockets = ns.run(["cat", "/proc/net/udp"]).stdout
+        assert ":0043 " in sockets, sockets
+        assert "sockets bound exclusively to interface tap0" in dnsmasq.describe()
+    assert dnsmasq.proc.returncode is not None
+    assert not _pid_alive(pid)
