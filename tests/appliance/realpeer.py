@@ -9,7 +9,8 @@ appliance's address.  Out:
 - ``round_trips``: sequential echoes for a bounded count/time, returns the rate;
 - ``malformed_frames``: an endless, seeded stream of bad Ethernet frames aimed at
   the appliance (random bytes, truncated headers, bad checksums, bogus lengths,
-  for Ethernet, ARP, IPv4, ICMP and UDP), for an AF_PACKET socket on the TAP.
+  for Ethernet, ARP, IPv4, ICMP and UDP; none shorter than 14 bytes, which
+  Linux's AF_PACKET refuses to send), for an AF_PACKET socket on the TAP.
 
 Used by the real-peer tests (tests/appliance) and the benchmarks
 (benchmarks/udp_echo.py, benchmarks/linux_baseline.py).  Frames are built here
@@ -198,11 +199,15 @@ class _FrameContext:
     def _ip_frame(self, proto: int, payload: bytes, **kw) -> bytes:
         return ethernet(self.gmac, self.hmac, 0x0800, ipv4(self.hip, self.gip, proto, payload, **kw))
 
-    def bad_random_bytes(self) -> bytes:
-        return self._dst() + self._bytes(self.rng.randrange(0, 1509))
+    # Linux refuses AF_PACKET frames shorter than an Ethernet header (EINVAL),
+    # so the shortest frames here are a bare 14-byte header.
 
-    def bad_runt_ethernet(self) -> bytes:
-        return (self._dst() + self.hmac + b"\x08\x00")[: self.rng.randrange(1, 14)]
+    def bad_random_bytes(self) -> bytes:
+        return self._dst() + self._bytes(self.rng.randrange(8, 1509))
+
+    def bad_header_only(self) -> bytes:
+        ethertype = self.rng.choice([0x0800, 0x0806])
+        return ethernet(self._dst(), self.hmac, ethertype, self._bytes(self.rng.randrange(0, 4)))
 
     def bad_random_ethertype_payload(self) -> bytes:
         ethertype = self.rng.choice([0x0800, 0x0806, 0x86DD, 0x8100, self.rng.randrange(0x10000)])

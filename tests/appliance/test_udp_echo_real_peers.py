@@ -59,6 +59,13 @@ def _ping(ns: netns.NetNs, address: str, count: int = 5) -> None:
     assert received and int(received.group(1)) == count, f"ping {address}:\n{result.stdout}{result.stderr}"
 
 
+def _tap_counter(ns: netns.NetNs, name: str) -> int:
+    """A statistics counter of the TAP; tx_* count frames handed to QEMU (the guest's RX)."""
+    result = ns.run(["cat", f"/sys/class/net/{netns.TAP_NAME}/statistics/{name}"])
+    assert result.returncode == 0, result.stderr
+    return int(result.stdout)
+
+
 def _tap_mac(ns: netns.NetNs) -> str:
     result = ns.run(["cat", f"/sys/class/net/{netns.TAP_NAME}/address"])
     assert result.returncode == 0, result.stderr
@@ -110,6 +117,7 @@ def test_malformed_frames_leave_it_answering(machine: str, ns, boot, kvm_image) 
             seed=6, guest_mac=netns.GUEST_MAC, host_mac=_tap_mac(ns), guest_ip=netns.GUEST_ADDR, host_ip=netns.HOST_ADDR
         )
         kinds: dict[str, int] = {}
+        handed, dropped = _tap_counter(ns, "tx_packets"), _tap_counter(ns, "tx_dropped")
         with ns.socket(socket.AF_PACKET, socket.SOCK_RAW) as raw, realpeer.udp_socket(ns) as sock:
             raw.bind((netns.TAP_NAME, 0))
             for sent in range(1, MALFORMED_FRAMES + 1):
@@ -122,5 +130,8 @@ def test_malformed_frames_leave_it_answering(machine: str, ns, boot, kvm_image) 
                     except realpeer.EchoError as error:
                         raise AssertionError(f"after {sent} malformed frames ({kinds}): {error}" + vm.describe()) from None
             assert vm.running(), vm.describe()
+        # Every frame really went to QEMU (plus the liveness echoes and ARP): none died in the TAP's queue.
+        assert _tap_counter(ns, "tx_packets") - handed >= MALFORMED_FRAMES
+        assert _tap_counter(ns, "tx_dropped") == dropped
         assert len(kinds) >= 15, kinds  # every kind of damage was sent, not one kind thousands of times
         _ping(ns, netns.GUEST_ADDR)
