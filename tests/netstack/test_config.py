@@ -1,0 +1,62 @@
+"""Boot arguments --ipv4=ADDR/PREFIX and --ipv4-gateway=ADDR; bad ones exit with status 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from net.config import ConfigError, parse_args
+from net.wire.fields import ip_str
+
+PROBE = Path(__file__).resolve().parent / "progs" / "config_probe.apy"
+
+
+def test_static():
+    cfg = parse_args(["--port=7", "--ipv4=10.0.0.2/24", "--ipv4-gateway=10.0.0.1"])
+    assert (cfg.dhcp, ip_str(cfg.addr), cfg.prefix_len, ip_str(cfg.gateway)) == (
+        False, "10.0.0.2", 24, "10.0.0.1")
+    assert cfg.describe() == "ipv4 10.0.0.2/24 gateway 10.0.0.1"
+
+
+def test_dhcp_without_ipv4():
+    cfg = parse_args(["--port=7"])
+    assert cfg.dhcp and cfg.describe() == "ipv4 dhcp"
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--ipv4=10.0.0.2"], "ADDR/PREFIX"),
+    (["--ipv4=10.0.0.256/24"], "0 to 255"),
+    (["--ipv4=10.0.0.2/33"], "prefix length"),
+    (["--ipv4=10.0.0.2/"], "prefix length"),
+    (["--ipv4=10.0.0.0/24"], "network's own or broadcast"),
+    (["--ipv4=224.0.0.1/24"], "unicast"),
+    (["--ipv4"], "needs a value"),
+    (["--ipv4-gateway=10.0.0.1"], "needs --ipv4"),
+    (["--ipv4=10.0.0.2/24", "--ipv4-gateway=10.1.0.1"], "not in 10.0.0.0/24"),
+    (["--ipv4=10.0.0.2/24", "--ipv4-gateway=x"], "four numbers"),
+])
+def test_malformed(args, needle):
+    with pytest.raises(ConfigError, match=needle):
+        parse_args(args)
+
+
+def applc(*args):
+    script = Path(sys.executable).with_name("applc")
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "applc"]
+    return subprocess.run(cmd + list(args), capture_output=True, timeout=120)
+
+
+def test_bad_argument_exits_2_with_one_line():
+    r = applc("pyrun", str(PROBE), "--ipv4=10.0.0.2/40")
+    assert r.returncode == 2
+    lines = r.stdout.decode().splitlines()
+    assert lines == ["error: bad boot argument '--ipv4=10.0.0.2/40': the prefix length is a "
+                     "number from 1 to 30"]
+
+
+def test_good_argument_runs():
+    r = applc("pyrun", str(PROBE), "--ipv4=10.0.0.2/24")
+    assert r.returncode == 0 and r.stdout.decode() == "ipv4 10.0.0.2/24\n"
