@@ -60,3 +60,19 @@ def test_bad_argument_exits_2_with_one_line():
 def test_good_argument_runs():
     r = applc("pyrun", str(PROBE), "--ipv4=10.0.0.2/24")
     assert r.returncode == 0 and r.stdout.decode() == "ipv4 10.0.0.2/24\n"
+
+
+def test_stack_static_and_dhcp():
+    import net.stack
+    from net.testing import Link
+
+    link = Link(1, 0, 1)
+    static = net.stack.start(link.nic_a, ["--ipv4=10.0.0.2/24", "--ipv4-gateway=10.0.0.1"])
+    assert static.configured() and static.dhcp is None
+    assert (ip_str(static.iface.addr), ip_str(static.iface.gateway)) == ("10.0.0.2", "10.0.0.1")
+    dyn = net.stack.start(link.nic_b, [])
+    assert not dyn.configured() and dyn.dhcp is not None
+    dyn.poll(0)                                  # the client starts: DISCOVER goes out
+    assert dyn.dhcp.state_name() == "selecting"
+    assert dyn.next_deadline(0) == 4000
+    assert "dhcp_tx 1" in dyn.report().splitlines()
