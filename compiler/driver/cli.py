@@ -8,7 +8,7 @@ Out: an exit status (0 ok; 1 the program has errors, or the run program's own
     applc check prog.apy
     applc build prog.apy [-t kvm|hosted] [-o OUT] [--report] [--emit-llvm]
     applc run prog.apy [-t kvm|hosted] [--machine microvm|q35|pc] [--accel auto|kvm|tcg]
-                       [--mem MiB] [--timeout S] [--boot-trace] [--] [ARGS...]
+                       [--mem MiB] [--timeout S] [--boot-trace] [--net SPEC]... [--] [ARGS...]
     applc pyrun prog.apy [ARGS...]     (the same program under CPython, .apy imports found)
 """
 
@@ -67,6 +67,10 @@ def make_parser() -> argparse.ArgumentParser:
                    help="stop the program after this long (exit status 124)")
     r.add_argument("--boot-trace", action="store_true",
                    help="report guest time from the PVH entry to main on stderr")
+    r.add_argument("--net", action="append", default=[], metavar="SPEC",
+                   help="add a virtio-net card: user | tap:IFNAME | dgram:LPORT:RPORT | "
+                        "dgram:LHOST:LPORT:RHOST:RPORT [,mac=..]; hosted: tap:IFNAME only "
+                        "(passed to the program as --tap=IFNAME)")
     r.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the program")
     return p
 
@@ -180,12 +184,35 @@ def cmd_run(args) -> int:
     prog_args = list(args.args)
     if prog_args and prog_args[0] == "--":
         prog_args = prog_args[1:]
+    try:
+        prog_args = _net_args(args, prog_args)
+    except UsageError as e:
+        print(f"applc: error: {e}", file=sys.stderr)
+        return 2
     cache_out = b.cache_dir() / "run" / (Path(args.file).stem + (".elf" if args.target == "kvm" else ""))
     res = b.build_file(args.file, args.target, cache_out, opt=args.opt,
                        use_cache=not args.no_cache)
     if args.target == "hosted":
         return run_hosted(res.image, Path(args.file), prog_args, args.timeout)
     return run_kvm(res.image, args, prog_args)
+
+
+def _net_args(args, prog_args: list[str]) -> list[str]:
+    """Check the --net specs (UsageError on a bad one); hosted: they become --tap= arguments."""
+    from applc.targets.kvm import qemu
+
+    if args.target == "hosted":
+        taps = []
+        for spec in args.net:
+            if not spec.startswith("tap:") or "," in spec or not 0 < len(spec) - 4 < 16:
+                raise UsageError(f"--net {spec!r}: the hosted target has only tap:IFNAME cards")
+            taps.append("--tap=" + spec[4:])
+        return taps + prog_args
+    try:
+        qemu.nic_args(args.machine, args.net)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    return prog_args
 
 
 def run_hosted(image: Path, source: Path, prog_args: list[str], timeout: float | None) -> int:
@@ -219,7 +246,7 @@ def run_kvm(image: Path, args, prog_args: list[str]) -> int:
     try:
         return qemu.run_image(
             image, machine=args.machine, accel=args.accel, mem_mib=args.mem,
-            cmdline=prog_args, timeout=args.timeout, boot_trace=args.boot_trace,
+            cmdline=prog_args, timeout=args.timeout, boot_trace=args.boot_trace, nics=args.net,
         )
     except qemu.QemuNotFoundError as e:
         raise ToolMissing(str(e)) from None

@@ -5,6 +5,11 @@ In: a KvmModule (needs memory.py's applc_kvm_carve). Out:
     applc_kvm_argv_setup()      argv[0] = "applc", then the words of the
                                 start_info command line, in carved memory
     applc_plat_argc(), applc_plat_argv(i)
+    applc_plat_devarg(i)        the platform's own words, kept out of argv (null
+                                past the last): those starting "virtio_mmio.device="
+                                (QEMU microvm and Firecracker announce their
+                                virtio-mmio devices so; drivers/virtio/mmio.apy
+                                reads them), in command-line order
 
 Splitting (a POSIX shell's word rules without expansions):
     space, tab, newline     separate words (outside quotes)
@@ -22,16 +27,19 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from applc.link.irkit import I8, I64, PTR, VOID, FunctionWriter, cstring
+from applc.link.irkit import I8, I64, PTR, VOID, FunctionWriter, cstring, global_var
 from applc.targets.kvm.machine import KvmModule
 from applc.targets.kvm.memory import SI_CMDLINE
 
 PROGRAM_NAME = b"applc"
 BLANKS = b" \t\n"
 DQUOTE_ESCAPABLE = b'"\\$`\n'
+PLATFORM_PREFIXES = (b"virtio_mmio.device=",)
 
 
 def add_cmdline(k: KvmModule) -> None:
+    global_var(k.module, "applc_kvm_devargc", I64)
+    global_var(k.module, "applc_kvm_devargv", I64)
     _setup(k)
     _accessors(k)
 
@@ -56,6 +64,7 @@ def _setup(k):
     argc = b.add(count, I64(1))
     argv = w.call(carve, b.mul(b.add(argc, I64(1)), I64(8)), I64(8))
     _index_words(w, words, argc, argv)
+    argc = _set_aside_platform_words(k, w, argv, argc, carve)
     b.store(argc, k.argc)
     b.store(argv, k.argv)
     b.ret_void()
@@ -166,6 +175,50 @@ def _index_words(w, words, argc, argv):
     w.store_at(I64, b.add(argv, b.mul(argc, I64(8))), I64(0))
 
 
+def _set_aside_platform_words(k, w, argv, argc, carve) -> ir.Value:
+    """Move the words with a PLATFORM_PREFIXES prefix from argv[1:] to the devarg
+    vector (order kept in both); return the new argc."""
+    b = w.b
+    devargv = w.call(carve, b.mul(b.add(argc, I64(1)), I64(8)), I64(8))
+    kept = w.var(I64, 1)
+    moved = w.var(I64, 0)
+    prefixes = [cstring(k.module, f"applc_kvm_platform_prefix{i}", p) for i, p in enumerate(PLATFORM_PREFIXES)]
+    with w.for_range(1, argc) as j:
+        word = w.load_at(I64, b.add(argv, b.mul(j, I64(8))))
+        is_platform = ir.Constant(ir.IntType(1), 0)
+        for prefix, text in zip(prefixes, PLATFORM_PREFIXES):
+            is_platform = b.or_(is_platform, _starts_with(w, word, w.addr(prefix), len(text)))
+        with w.if_else(is_platform) as (platform, app):
+            with platform:
+                w.store_at(I64, b.add(devargv, b.mul(w.get(moved), I64(8))), word)
+                w.set(moved, b.add(w.get(moved), I64(1)))
+            with app:
+                w.store_at(I64, b.add(argv, b.mul(w.get(kept), I64(8))), word)
+                w.set(kept, b.add(w.get(kept), I64(1)))
+    w.store_at(I64, b.add(argv, b.mul(w.get(kept), I64(8))), I64(0))
+    w.store_at(I64, b.add(devargv, b.mul(w.get(moved), I64(8))), I64(0))
+    b.store(devargv, k.module.get_global("applc_kvm_devargv"))
+    b.store(w.get(moved), k.module.get_global("applc_kvm_devargc"))
+    return w.get(kept)
+
+
+def _starts_with(w, word, prefix, n: int) -> ir.Value:
+    """i1: the NUL-terminated string at `word` begins with the n bytes at `prefix`."""
+    b = w.b
+    i = w.var(I64, 0)
+    same = w.var(ir.IntType(1), 1)
+
+    def more():
+        return b.and_(w.get(same), b.icmp_unsigned("<", w.get(i), I64(n)))
+
+    with w.while_(more):
+        # a NUL in `word` differs from the prefix byte, so we never read past its end
+        c = w.load_at(I8, b.add(word, w.get(i)))
+        w.set(same, b.icmp_unsigned("==", c, w.load_at(I8, b.add(prefix, w.get(i)))))
+        w.set(i, b.add(w.get(i), I64(1)))
+    return w.get(same)
+
+
 def _accessors(k):
     w = k.writer("applc_plat_argc", I64, linkage="external")
     w.b.ret(w.b.load(k.argc))
@@ -174,3 +227,9 @@ def _accessors(k):
     with w.if_(w.b.icmp_unsigned(">=", i, w.b.load(k.argc))):
         w.b.ret(ir.Constant(PTR, None))
     w.b.ret(w.ptr(w.load_at(I64, w.b.add(w.b.load(k.argv), w.b.mul(i, I64(8))))))
+    w = k.writer("applc_plat_devarg", PTR, (I64,), linkage="external")
+    (i,) = w.args
+    devargc = w.b.load(k.module.get_global("applc_kvm_devargc"))
+    with w.if_(w.b.icmp_unsigned(">=", i, devargc)):
+        w.b.ret(ir.Constant(PTR, None))
+    w.b.ret(w.ptr(w.load_at(I64, w.b.add(w.b.load(k.module.get_global("applc_kvm_devargv")), w.b.mul(i, I64(8))))))

@@ -269,16 +269,77 @@ def _memory_arg(mem_mib: float) -> str:
     return f"{kib}K"
 
 
-def _machine_arg(machine: str) -> str:
+def _machine_arg(machine: str, nics: bool = False) -> str:
     if machine not in MACHINES:
         raise ValueError(f"unknown machine {machine!r}: expected one of {', '.join(MACHINES)}")
     if machine == "microvm":
         # isa-serial=off: both UARTs are added below with -device, the same way
-        # on every machine.  auto-kernel-cmdline=off: otherwise microvm appends
-        # "virtio_mmio.device=..." words to -append and the guest's argv would
-        # no longer be the user's (its drivers probe the fixed MMIO slots).
+        # on every machine.  With NICs, acpi=off makes QEMU 7.2 append one
+        # "virtio_mmio.device=512@ADDR:GSI" word per virtio-mmio device to the
+        # command line (with ACPI it describes them in the DSDT instead); the
+        # kvm platform keeps those words out of argv and gives them to the
+        # drivers (targets/kvm/cmdline.py).  Without NICs nothing changes.
+        if nics:
+            return "microvm,isa-serial=off,acpi=off,auto-kernel-cmdline=on"
         return "microvm,isa-serial=off,auto-kernel-cmdline=off"
     return machine
+
+
+# --- network cards ------------------------------------------------------------
+
+_MAC = re.compile(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}")
+_IFNAME = re.compile(r"[A-Za-z0-9_.-]{1,15}")
+NET_HELP = ("user | tap:IFNAME | dgram:LOCALPORT:REMOTEPORT | dgram:LHOST:LPORT:RHOST:RPORT, "
+            "optionally followed by ,mac=XX:XX:XX:XX:XX:XX")
+
+
+def _port(text: str, spec: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ValueError(f"bad --net {spec!r}: {text!r} is not a UDP port")
+    return int(text)
+
+
+def _netdev(spec: str, ident: str) -> str:
+    """The -netdev value of one --net backend (without its ,mac= option)."""
+    kind, _, rest = spec.partition(":")
+    if kind == "user" and not rest:
+        return f"user,id={ident}"
+    if kind == "tap" and _IFNAME.fullmatch(rest):
+        return f"tap,id={ident},ifname={rest},script=no,downscript=no"
+    if kind == "dgram":
+        parts = rest.split(":")
+        if len(parts) == 2:
+            parts = ["127.0.0.1", parts[0], "127.0.0.1", parts[1]]
+        if len(parts) == 4:
+            lhost, lport, rhost, rport = parts
+            return (f"dgram,id={ident},local.type=inet,local.host={lhost},"
+                    f"local.port={_port(lport, spec)},remote.type=inet,remote.host={rhost},"
+                    f"remote.port={_port(rport, spec)}")
+    raise ValueError(f"bad --net {spec!r}: expected {NET_HELP}")
+
+
+def nic_args(machine: str, specs: Sequence[str]) -> list[str]:
+    """QEMU arguments for one virtio-net card per ``--net`` spec (see NET_HELP).
+
+    microvm gets virtio-net-device (virtio-mmio, forced to version 2: QEMU
+    7.2 defaults to the legacy interface), q35 and pc virtio-net-pci (modern
+    capabilities; no option ROM, nothing would boot from it).  Raises
+    ValueError with one line for a malformed spec.
+    """
+    args: list[str] = []
+    if machine == "microvm" and specs:
+        args += ["-global", "virtio-mmio.force-legacy=false"]
+    for i, spec in enumerate(specs):
+        backend, _, option = spec.partition(",")
+        ident = f"net{i}"
+        device = "virtio-net-device" if machine == "microvm" else "virtio-net-pci,romfile="
+        device += f",netdev={ident}"
+        if option:
+            if not (option.startswith("mac=") and _MAC.fullmatch(option[4:])):
+                raise ValueError(f"bad --net {spec!r}: expected {NET_HELP}")
+            device += f",{option}"
+        args += ["-netdev", _netdev(backend, ident), "-device", device]
+    return args
 
 
 def qemu_command(
@@ -291,11 +352,15 @@ def qemu_command(
     mem_mib: float,
     cmdline: Sequence[str],
     extra_args: Sequence[str] = (),
+    nics: Sequence[str] = (),
 ) -> list[str]:
-    """Build the argv for QEMU; ``accel`` must already be "kvm" or "tcg"."""
+    """Build the argv for QEMU; ``accel`` must already be "kvm" or "tcg".
+
+    ``nics``: one ``--net`` spec per virtio-net card (``nic_args``).
+    """
     args = [
         qemu,
-        "-M", _machine_arg(machine),
+        "-M", _machine_arg(machine, bool(nics)),
         "-accel", accel,
         "-m", _memory_arg(mem_mib),
         "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
@@ -323,7 +388,7 @@ def qemu_command(
             "-chardev", f"file,id=boottrace,path=/dev/fd/{wiring.debugcon_fd}",
             "-device", f"isa-debugcon,iobase={DEBUGCON_PORT:#x},chardev=boottrace",
         ]
-    return args + list(extra_args)
+    return args + nic_args(machine, nics) + list(extra_args)
 
 
 # --- running ------------------------------------------------------------------
@@ -341,6 +406,7 @@ def run_image(
     stderr: BinaryIO | None = None,
     extra_args: Sequence[str] = (),
     boot_trace: bool | BootTrace = False,
+    nics: Sequence[str] = (),
 ) -> int:
     """Boot ``image`` and return the guest's exit status (see the module doc).
 
@@ -348,7 +414,8 @@ def run_image(
     ``timeout`` is in seconds of wall time; None waits forever.
     ``boot_trace`` attaches the port-0xe9 trace channel: a BootTrace is
     filled in; True prints a one-line summary on ``stderr`` after the run
-    (what ``applc run --boot-trace`` shows).  Raises QemuNotFoundError when
+    (what ``applc run --boot-trace`` shows).  ``nics``: ``--net`` specs, one
+    virtio-net card each (``nic_args``).  Raises QemuNotFoundError when
     QEMU is missing and QemuError when QEMU cannot start the image.
     """
     qemu = find_qemu()
@@ -360,6 +427,7 @@ def run_image(
         command = qemu_command(
             qemu, Path(image), session.wiring,
             machine=machine, accel=resolved, mem_mib=mem_mib, cmdline=cmdline, extra_args=extra_args,
+            nics=nics,
         )
         session.launch(command)
         status = session.supervise(stdout, stderr, timeout)
