@@ -78,8 +78,9 @@ def _boot_and_probe(guest: Guest, machine: str, mem_mib: float, timeout: float, 
                         raise GuestFailed(f"{guest.name}: QEMU exited ({vm.proc.returncode})" + vm.describe())
 
                 try:
+                    # A probe every 5 ms: the clock's resolution, small next to either boot.
                     replied = realpeer.wait_for_echo(sock, guest.address, guest.port, timeout=timeout,
-                                                     deadline_check=still_running)
+                                                     interval=0.005, deadline_check=still_running)
                 except realpeer.EchoError as error:
                     raise GuestFailed(f"{guest.name}: {error}" + vm.describe()) from None
                 elapsed = replied - vm.launched_at

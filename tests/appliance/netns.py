@@ -13,9 +13,9 @@ and a machine type.  Out:
 - ``booted(ns, command, serial)``: a context manager that starts QEMU inside
   the namespace and yields a ``Vm`` whose serial console is a file, with a
   bounded ``wait_for(pattern)``; QEMU is killed by PID on leaving.
-- ``applc_command(...)``: the QEMU command line ``applc run`` would use for an
-  applc image (from applc.targets.kvm.qemu, so the wiring is the same), plus
-  a virtio-net NIC on the TAP (``nic_args``).
+- ``applc_command(...)``: the QEMU command line ``applc run --net tap:tap0``
+  would use for an applc image (applc.targets.kvm.qemu.qemu_command, so the
+  wiring is the same); ``nic_args``: the same NIC for other guests (Linux).
 
 Used by tests/appliance (the real-peer tests) and by benchmarks/linux_baseline.py
 and benchmarks/udp_echo.py (which put this folder on sys.path).  Needs root
@@ -156,12 +156,21 @@ def network_namespace(prefix: str = "applc") -> Iterator[NetNs]:
 
 
 def nic_args(machine: str, tap: str = TAP_NAME, mac: str = GUEST_MAC) -> list[str]:
-    """QEMU arguments for one virtio-net NIC on ``tap``: virtio-mmio on microvm, PCI elsewhere."""
-    device = "virtio-net-device" if machine == "microvm" else "virtio-net-pci"
+    """QEMU arguments for one virtio-net NIC on ``tap`` for a non-applc guest (the Linux baseline).
+
+    The same devices applc's runner adds (targets/kvm/qemu.py nic_args):
+    virtio-mmio version 2 on microvm, modern virtio-net-pci elsewhere.
+    """
+    if machine == "microvm":
+        return [
+            "-global", "virtio-mmio.force-legacy=false",
+            # script=no/downscript=no: the TAP exists and is configured already.
+            "-netdev", f"tap,id={NETDEV_ID},ifname={tap},script=no,downscript=no",
+            "-device", f"virtio-net-device,netdev={NETDEV_ID},mac={mac}",
+        ]
     return [
-        # script=no/downscript=no: the TAP exists and is configured already.
         "-netdev", f"tap,id={NETDEV_ID},ifname={tap},script=no,downscript=no",
-        "-device", f"{device},netdev={NETDEV_ID},mac={mac}",
+        "-device", f"virtio-net-pci,romfile=,netdev={NETDEV_ID},mac={mac}",
     ]
 
 
@@ -189,10 +198,11 @@ def applc_command(
     wiring = qemu.Wiring(
         com1_fd=com1, com2_fd=com2, qmp_socket=workdir / "qmp.sock", trace_log=workdir / "qemu-trace.log"
     )
-    extra = nic_args(machine, tap, mac) if tap else []
+    # The NIC exactly as `applc run --net tap:IF,mac=M` adds it (machine options included).
+    nics = [f"tap:{tap},mac={mac}"] if tap else []
     command = qemu.qemu_command(
         qemu.find_qemu(), Path(image), wiring,
-        machine=machine, accel=qemu.resolve_accel(accel), mem_mib=mem_mib, cmdline=cmdline, extra_args=extra,
+        machine=machine, accel=qemu.resolve_accel(accel), mem_mib=mem_mib, cmdline=cmdline, nics=nics,
     )
     return command, [com1, com2]
 
