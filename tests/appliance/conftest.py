@@ -30,7 +30,7 @@ import netns
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 MACHINES = ("microvm", "q35")
-BOOT_TIMEOUT = 240.0  # TCG on a loaded 2-core machine: generous, but bounded
+BOOT_TIMEOUT = 120.0  # TCG on a loaded 2-core machine: generous, but bounded (a broken stack costs CI this per test)
 
 
 @pytest.fixture
