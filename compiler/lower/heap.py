@@ -35,6 +35,8 @@ TAG_STR, TAG_BYTES, TAG_BYTEARRAY, TAG_LIST, TAG_DICT, TAG_SET, TAG_TUPLE = 1, 2
 TAG_RAW, TAG_INSTANCE = 10, 16
 HAS_PTRS = 1 << 16
 LIST_LEN, LIST_ITEMS = 8, 24
+BYTES_LEN, BYTES_DATA = 8, 16  # bytes: header | len | bytes (runtime/bytesops.apy)
+BYTEARRAY_BUF, RAW_DATA = 24, 8  # bytearray: header | len | cap | buffer; buffer: header | bytes
 TUPLE_LEN, TUPLE_SLOTS = 8, 16
 
 
@@ -225,10 +227,25 @@ class HeapLowering:
         self.b.store(slot, self.b.inttoptr(self.slot_addr(items, i, 8), PTR))
 
     def sequence_runtime_index(self, obj, vt, idx):
-        name = {"bytes": "bytes_getitem", "bytearray": "bytes_getitem",
-                "memoryview": "memoryview_getitem"}[vt.name]
+        """o[i] -> int for a bytes-like: bytes and bytearray inline, a memoryview (views
+        check their base, and may be strided) through the runtime."""
+        if vt is t.BYTES or vt is t.BYTEARRAY:
+            msg = "bytearray index out of range" if vt is t.BYTEARRAY else "index out of range"
+            i = self.normalize_index(idx, self.load_at(obj, BYTES_LEN), msg)
+            return self.byte_at(obj, vt, i)
         obj = self.b.ptrtoint(obj, I64)
-        return self.call_rt(name, [obj, idx], module="rt.bytesops")
+        return self.call_rt("memoryview_getitem", [obj, idx], module="rt.bytesops")
+
+    def byte_at(self: "FunctionLowerer", obj: ir.Value, vt: t.Type, i: ir.Value) -> ir.Value:
+        """The byte at 0 <= i < len of a bytes or bytearray (runtime/bytesops.apy's layout:
+        a bytes holds its bytes, a bytearray points to a raw buffer). Static types are
+        exact in apy (no bytearray where bytes is declared), so the layout is known here."""
+        b = self.b
+        if vt is t.BYTES:
+            data = b.add(b.ptrtoint(obj, I64), c64(BYTES_DATA))
+        else:
+            data = b.add(self.load_at(obj, BYTEARRAY_BUF), c64(RAW_DATA))
+        return b.zext(b.load(b.inttoptr(b.add(data, i), PTR), typ=I8), I64)
 
     def slice_bounds(self: "FunctionLowerer", sl: n.Slice) -> list[ir.Value]:
         """(lower, upper, step, flags): missing parts are 0 with a flag bit (1, 2, 4) set."""
@@ -594,8 +611,9 @@ class SeqIter(Iterator):
         if self.kind == "tuple":
             slot = b.load(b.inttoptr(fl.slot_addr(self.obj, i, TUPLE_SLOTS), PTR), typ=I64)
             return fl.from_slot(slot, ty.elems[0])
-        getitem = "memoryview_getitem" if ty is t.MEMORYVIEW else "bytes_getitem"
-        return fl.call_rt(getitem, [self.obj, i], module="rt.bytesops")
+        if ty is t.MEMORYVIEW:
+            return fl.call_rt("memoryview_getitem", [self.obj, i], module="rt.bytesops")
+        return fl.byte_at(self.obj, ty, i)  # 0 <= i < the length just read
 
 
 class StrIter(Iterator):
