@@ -200,10 +200,15 @@ def applc_command(
     )
     # The NIC exactly as `applc run --net tap:IF,mac=M` adds it (machine options included).
     nics = [f"tap:{tap},mac={mac}"] if tap else []
-    command = qemu.qemu_command(
-        qemu.find_qemu(), Path(image), wiring,
-        machine=machine, accel=qemu.resolve_accel(accel), mem_mib=mem_mib, cmdline=cmdline, nics=nics,
-    )
+    try:
+        command = qemu.qemu_command(
+            qemu.find_qemu(), Path(image), wiring,
+            machine=machine, accel=qemu.resolve_accel(accel), mem_mib=mem_mib, cmdline=cmdline, nics=nics,
+        )
+    except BaseException:
+        os.close(com1)
+        os.close(com2)
+        raise
     return command, [com1, com2]
 
 
