@@ -24,7 +24,8 @@ microvm's ACPI tables let virtio_mmio find the NIC.
 
 Needs root (namespaces, TAP), iproute2, QEMU, apt-get and dpkg-deb; exit 2
 with one line saying what is missing.  benchmarks/udp_echo.py imports
-``linux_guest`` and ``measure_guest`` from here.
+``linux_guest``, ``image_size``, ``add_measure_options`` and
+``check_prerequisites`` from here.
 """
 
 from __future__ import annotations
