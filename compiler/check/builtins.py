@@ -116,7 +116,7 @@ INTRINSICS: dict[str, t.Intrinsic] = {
         # the platform interface (docs/platform.md)
         _intr("plat_write", (I, I, I), N), _intr("plat_exit", (I,), t.NORETURN),
         _intr("plat_heap_start", (), I), _intr("plat_heap_end", (), I),
-        _intr("plat_argc", (), I), _intr("plat_argv", (I,), I),
+        _intr("plat_argc", (), I), _intr("plat_argv", (I,), I), _intr("plat_devarg", (I,), I),
         # what the collector needs: where the roots are
         _intr("stack_pointer", (), I), _intr("stack_top", (), I), _intr("data_start", (), I),
         _intr("data_end", (), I), _intr("spill_registers", (), N),

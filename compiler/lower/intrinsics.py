@@ -102,8 +102,8 @@ def lower_intrinsic(fl: "FunctionLowerer", name: str, e: n.Call) -> ir.Value:
         return ir.Constant(I8, 0)
     if name == "plat_argc":
         return b.call(fl.prog.platform("applc_plat_argc", I64, []), [])
-    if name == "plat_argv":
-        ptr = b.call(fl.prog.platform("applc_plat_argv", PTR, [I64]), [args[0]])
+    if name in ("plat_argv", "plat_devarg"):
+        ptr = b.call(fl.prog.platform("applc_" + name, PTR, [I64]), [args[0]])
         return b.ptrtoint(ptr, I64)
     if name in ("plat_heap_start", "plat_heap_end"):
         fn = fl.prog.platform("applc_" + name, I64, [])

@@ -285,6 +285,11 @@ def plat_argv(i: int) -> int:
     return _argv_addrs[i]
 
 
+def plat_devarg(i: int) -> int:
+    """The platform's own boot words (kvm: virtio_mmio.device=...): CPython has none."""
+    return 0
+
+
 # --------------------------------------------------------------------------- heap and GC roots
 #
 # The collector (runtime/gc.apy) takes its heap from the platform and finds roots

@@ -143,6 +143,9 @@ def _accessors(module, g: _Globals):
         w.b.ret(ir.Constant(PTR, None))
     slot = w.b.add(w.b.load(g.argv), w.b.mul(i, I64(8)))
     w.b.ret(w.load_at(PTR, slot))
+    # The platform's own boot words (kvm: virtio_mmio.device=...): a process has none.
+    w = FunctionWriter(module, "applc_plat_devarg", PTR, (I64,))
+    w.b.ret(ir.Constant(PTR, None))
 
 
 def _monotonic(module, sys):

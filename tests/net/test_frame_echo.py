@@ -1,0 +1,67 @@
+"""examples/frame_echo.apy on the kvm target: thousands of random frames through virtio-net.
+
+In:  the frame_echo image, booted under QEMU TCG with virtio-net cards backed
+     by -netdev dgram on 127.0.0.1 (echo_harness.py).
+Out: every frame (60-1514 bytes) comes back intact with destination = our MAC
+     and source = the NIC's MAC: on microvm (virtio-mmio, GSI interrupts), on
+     q35 (virtio-pci, MSI-X), with two NICs at once; and no driver reported a
+     misbehaving device on the error console.
+
+Timing (TCG, 2 loaded cores): a boot takes 2-10 s, an exchange ~1000 frames/s.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from echo_harness import echo_guest
+
+REPO = Path(__file__).resolve().parents[2]
+FRAMES = 2000
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from applc.driver.build import build_file
+
+    out = tmp_path_factory.mktemp("frame_echo") / "frame_echo.elf"
+    build_file(str(REPO / "examples" / "frame_echo.apy"), target="kvm", out=str(out))
+    return out
+
+
+@pytest.mark.parametrize("machine", ["microvm", "q35"])
+def test_every_frame_comes_back_with_swapped_macs(image: Path, machine: str) -> None:
+    with echo_guest(image, machine, nics=1) as guest:
+        result = guest.exchange(FRAMES)
+        assert result.mismatches == []
+        assert result.frames == FRAMES
+        assert guest.errors() == ""
+
+
+@pytest.mark.parametrize("machine", ["microvm", "q35"])
+def test_two_nics_at_once(image: Path, machine: str) -> None:
+    with echo_guest(image, machine, nics=2) as guest:
+        result = guest.exchange(FRAMES)
+        assert result.mismatches == []
+        assert result.frames == FRAMES
+        assert guest.errors() == ""
+
+
+def test_platform_words_stay_out_of_argv(image: Path) -> None:
+    """microvm announces its virtio-mmio devices on the command line; frame_echo's
+    argv parsing (--frames=N) must still see only its own words: with --frames=50
+    it echoes 50 frames, prints its counters and the guest exits 0."""
+    with echo_guest(image, "microvm", nics=1, cmdline=["--frames=50"]) as guest:
+        sent = 0
+        while guest.proc.poll() is None and sent < 200:  # the probes counted too: < 50 of ours
+            try:
+                guest.exchange(1, window=1, seed=sent, timeout=5.0)
+            except TimeoutError:
+                break  # the guest stopped after its 50th frame
+            sent += 1
+        assert guest.proc.wait(60) == 1  # isa-debug-exit: (0 << 1) | 1
+        line = guest.console().strip().splitlines()[-1]
+        assert line.startswith("eth0 52:54:00:a7:00:01 rx ")
+        assert "rx_dropped 0 tx_dropped 0" in line
