@@ -26,11 +26,7 @@ from typing import Iterator
 import pytest
 
 import netns
-
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLES = REPO / "examples"
-MACHINES = ("microvm", "q35")
-BOOT_TIMEOUT = 120.0  # TCG on a loaded 2-core machine: generous, but bounded (a broken stack costs CI this per test)
+from appliance import EXAMPLES
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import subprocess
 import pytest
 
 import netns
-from conftest import BOOT_TIMEOUT, MACHINES
+from appliance import BOOT_TIMEOUT, MACHINES
 
 
 def _namespaces() -> str:

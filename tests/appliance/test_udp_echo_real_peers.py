@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import re
 import socket
-import time
 
 import pytest
 
 import netns
 import realpeer
-from conftest import BOOT_TIMEOUT, EXAMPLES, MACHINES
+from appliance import BOOT_TIMEOUT, EXAMPLES, MACHINES
 
 UDP_ECHO = EXAMPLES / "udp_echo.apy"
 pytestmark = pytest.mark.skipif(
