@@ -136,6 +136,8 @@ INTRINSICS: dict[str, t.Intrinsic] = {
         _intr("bytearray_addr", (t.BYTEARRAY,), I), _intr("bytes_addr", (t.BYTES,), I),
         _intr("target_name", (), S),
         _intr("syscall", (I, I, I, I, I, I, I), I),
+        _intr("plat_monotonic_ns", (), I), _intr("plat_tsc_hz", (), I),
+        _intr("plat_irq_pending", (), I), _intr("flush_stdout", (), N),
     ]
 }
 
@@ -531,15 +533,60 @@ def _print(ck: "Checker", e: n.Call) -> t.Type:
         at = ck.check_expr(a)
         check_printable(ck, a, at)
     for k in e.keywords:
+        if k.arg == "file":
+            stream = sys_stream(ck, k.value)
+            if stream is None:
+                ck.error(k.value, "print(file=...) takes sys.stdout or sys.stderr in apy")
+            k.value.ref = stream
+            continue
         kt = ck.check_expr(k.value)
         if k.arg in ("sep", "end"):
             if kt not in (S, N, t.ERROR):
                 ck.error(k.value, f"{k.arg} must be None or a string, not {kt}")
-        elif k.arg in ("file", "flush"):
-            ck.error(k, f"print(..., {k.arg}=...) is not supported by apy (yet)")
+        elif k.arg == "flush":
+            if kt not in (B, t.ERROR):
+                ck.error(k.value, f"flush must be a bool, not {kt}")
         else:
             ck.error(k, f"'{k.arg}' is an invalid keyword argument for print()")
     return N
+
+
+def sys_stream(ck: "Checker", e: n.Expr) -> str | None:
+    """`sys.stdout` / `sys.stderr` written as such: "sys.stdout", "sys.stderr", else None.
+
+    apy has no file objects: the streams are known by name where they are used
+    (print's file=, their write() and flush())."""
+    if (isinstance(e, n.Attribute) and e.attr in ("stdout", "stderr")
+            and isinstance(e.value, n.Name)):
+        mod = ck.lookup(e.value.id, e.value, quiet=True)
+        if isinstance(mod, t.BuiltinModule) and mod.name == "sys":
+            e.value.ref = mod
+            return f"sys.{e.attr}"
+    return None
+
+
+def check_stream_call(ck: "Checker", e: n.Call, stream: str) -> t.Type:
+    """sys.stdout.write(s) -> int, sys.stdout.flush() -> None (and the same on stderr)."""
+    method = e.func.attr
+    e.ref = ("stream", stream, method)
+    if e.keywords:
+        ck.error(e.keywords[0], f"{method}() takes no keyword arguments")
+    if method == "flush":
+        if e.args:
+            ck.error(e.args[0], "flush() takes no arguments")
+        return N
+    if method == "write":
+        if len(e.args) != 1:
+            ck.error(e, f"write() takes exactly one argument ({len(e.args)} given)")
+            ck.check_args_only(e)
+            return I
+        at = ck.check_expr(e.args[0])
+        if at not in (S, t.ERROR):
+            ck.error(e.args[0], f"write() argument must be str, not {at}")
+        return I
+    ck.error(e.func, f"'{stream}.{method}' is not supported by apy (only write and flush)")
+    ck.check_args_only(e)
+    return t.ERROR
 
 
 def check_printable(ck: "Checker", e: n.Expr, ty: t.Type) -> None:

@@ -85,6 +85,11 @@ class Scope:
         return self.func is None
 
 
+MACHINE_FORBIDDEN = ("module '_machine' gives raw hardware access and may only be imported "
+                     "by applc's runtime and driver modules")
+MACHINE_HINT = "applications reach devices through the stdlib's driver and platform APIs"
+
+
 class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStringChecks,
               ClosureChecks):
     def __init__(self, diags: Diagnostics) -> None:
@@ -254,6 +259,11 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
                         top = alias.name.split(".")[0]
                         m.globals.setdefault(top, t.ModuleRef(self.modules[top])
                                              if top in self.modules else None)
+                elif alias.name == "_machine" and not m.privileged:
+                    self.error(alias, MACHINE_FORBIDDEN, hint=MACHINE_HINT)
+                elif alias.name == "_machine":
+                    self.error(alias, "intrinsics are compiled inline: import them by name",
+                               hint="from _machine import inb, outb")
                 else:
                     self.error(alias, f"no module named '{alias.name}'")
         elif isinstance(stmt, n.If):
@@ -265,12 +275,7 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
     def declare_import_from(self, m: t.ModuleInfo, stmt: n.ImportFrom) -> None:
         if stmt.module == "_machine" and stmt.level == 0:
             if not m.privileged:
-                self.error(
-                    stmt,
-                    "module '_machine' gives raw hardware access and may only be imported "
-                    "by applc's runtime and driver modules",
-                    hint="applications reach devices through the stdlib's driver and platform APIs",
-                )
+                self.error(stmt, MACHINE_FORBIDDEN, hint=MACHINE_HINT)
                 return
             for alias in stmt.names:
                 intr = INTRINSICS.get(alias.name)
@@ -1493,6 +1498,12 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
                     self.error(e.func, f"'{ft}' object is not callable")
                 self.check_args_only(e)
                 return t.ERROR
+        if isinstance(e.func, n.Attribute) and isinstance(e.func.value, n.Attribute):
+            from .builtins import check_stream_call, sys_stream
+
+            stream = sys_stream(self, e.func.value)
+            if stream is not None:
+                return check_stream_call(self, e, stream)
         if (
             isinstance(e.func, n.Attribute)
             and isinstance(e.func.value, n.Name)

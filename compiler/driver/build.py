@@ -159,6 +159,8 @@ def _imported_names(tree: nodes.Module) -> list[tuple[str, nodes.Node]]:
                 out.extend((a.name, a) for a in st.names)
             elif isinstance(st, nodes.ImportFrom) and st.level == 0 and st.module:
                 out.append((st.module, st))
+                # `from package import submodule`: loaded when such a module exists
+                out.extend((f"{st.module}.{a.name}", None) for a in st.names if a.name != "*")
             elif isinstance(st, nodes.If):
                 scan(st.body)
                 scan(st.orelse)
@@ -176,6 +178,11 @@ def _load_imports(m: t.ModuleInfo, base: Path, user: dict, order: list, active: 
     for name, node in _imported_names(m.tree):
         if name in BUILTIN_MODULES or name in ("typing", "dataclasses", "__future__", "_machine"):
             continue
+        if node is None:  # a name that may be a submodule (`from pkg import mod`)
+            found = find_module(name, base)
+            if name not in user and found is not None:
+                _load_one(name, found, base, user, order, active)
+            continue
         parts = name.split(".")
         for i in range(1, len(parts) + 1):  # `import a.b` imports a, then a.b
             sub = ".".join(parts[:i])
@@ -191,13 +198,19 @@ def _load_imports(m: t.ModuleInfo, base: Path, user: dict, order: list, active: 
                                                    hint=f"apy looks for {sub.replace('.', '/')}"
                                                    ".apy next to the program and in stdlib/")])
                 continue
-            fpath, privileged = found
-            tree = parse_module(read_source(fpath), str(fpath))
-            mod = t.ModuleInfo(sub, str(fpath), tree, privileged=privileged)
-            user[sub] = mod
-            _load_imports(mod, base, user, order, active)
-            order.append(mod)
+            _load_one(sub, found, base, user, order, active)
     active.discard(m.name)
+
+
+def _load_one(name: str, found: tuple[Path, bool], base: Path, user: dict, order: list,
+              active: set) -> None:
+    """Parse module `name` from `found` (path, privileged), then what it imports."""
+    fpath, privileged = found
+    tree = parse_module(read_source(fpath), str(fpath))
+    mod = t.ModuleInfo(name, str(fpath), tree, privileged=privileged)
+    user[name] = mod
+    _load_imports(mod, base, user, order, active)
+    order.append(mod)
 
 
 def display_path(path: Path) -> str:
@@ -284,7 +297,7 @@ def cache_dir() -> Path:
 
 def _compiler_hash() -> str:
     h = hashlib.sha256()
-    roots = [PACKAGE_ROOT, runtime_dir(), runtime_dir().parent / "targets"]
+    roots = [PACKAGE_ROOT, runtime_dir(), runtime_dir().parent / "targets", stdlib_dir()]
     for root in roots:
         if not root.exists():
             continue

@@ -105,7 +105,8 @@ def lower_intrinsic(fl: "FunctionLowerer", name: str, e: n.Call) -> ir.Value:
     if name in ("plat_argv", "plat_devarg"):
         ptr = b.call(fl.prog.platform("applc_" + name, PTR, [I64]), [args[0]])
         return b.ptrtoint(ptr, I64)
-    if name in ("plat_heap_start", "plat_heap_end"):
+    if name in ("plat_heap_start", "plat_heap_end", "plat_monotonic_ns", "plat_tsc_hz",
+                "plat_irq_pending"):
         fn = fl.prog.platform("applc_" + name, I64, [])
         return b.call(fn, [])
     machine = MACHINE.get(name)
@@ -245,6 +246,12 @@ def _bytes_addr(fl, args):
     return fl.b.add(obj, ir.Constant(I64, BYTES_DATA))
 
 
+def _flush_stdout(fl, args):
+    """What print() buffered goes out now (events.wait_until, before the CPU sleeps)."""
+    fl.call_rt("flush_stdout", [], may_raise=False)
+    return NONE
+
+
 def _target_name(fl, args):
     # a constant: `target_name() == "kvm"` folds, and LLVM drops the untaken branch
     return fl.prog.str_const(fl.prog.target_name)
@@ -271,7 +278,7 @@ MACHINE = {
     "rdtsc": _rdtsc, "cpuid": _cpuid, "rdmsr": _rdmsr, "wrmsr": _wrmsr,
     "dma_alloc": _dma_alloc, "phys_addr": lambda fl, args: args[0],
     "bytearray_addr": _bytearray_addr, "bytes_addr": _bytes_addr,
-    "target_name": _target_name, "syscall": _syscall,
+    "target_name": _target_name, "syscall": _syscall, "flush_stdout": _flush_stdout,
 }
 
 

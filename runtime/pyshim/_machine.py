@@ -637,3 +637,30 @@ def syscall(nr: int, a1: int, a2: int, a3: int, a4: int, a5: int, a6: int) -> in
     args = [ctypes.c_long(_signed(a)) for a in (a1, a2, a3, a4, a5, a6)]
     r = libc.syscall(ctypes.c_long(nr), *args)
     return -ctypes.get_errno() if r == -1 else r
+
+
+def plat_monotonic_ns() -> int:
+    return _time.monotonic_ns()
+
+
+def plat_tsc_hz() -> int:
+    """rdtsc here counts nanoseconds."""
+    return 1_000_000_000
+
+
+_irq_pending = 0
+
+
+def plat_irq_pending() -> int:
+    """The 4-word pending bitmap (nothing sets it under CPython but tests)."""
+    global _irq_pending
+    if not _irq_pending:
+        _irq_pending = static_buffer(32)
+    return _irq_pending
+
+
+def flush_stdout() -> None:
+    """Compiled: print()'s buffer goes out. Here: CPython's."""
+    import sys
+
+    sys.stdout.flush()

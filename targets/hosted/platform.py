@@ -136,6 +136,10 @@ def _accessors(module, g: _Globals):
         w.b.ret(w.b.load(var))
     w = FunctionWriter(module, "applc_plat_tsc_hz", I64, ())
     w.b.ret(I64(0))  # unknown on a hosted process: see docs/platform.md
+    # no interrupts in a process: the pending bitmap (docs/platform.md) stays zero
+    pending = global_var(module, "applc_hosted_irq_pending", ir.ArrayType(I64, 4), ir.Constant(ir.ArrayType(I64, 4), None))
+    w = FunctionWriter(module, "applc_plat_irq_pending", I64, ())
+    w.b.ret(w.addr(pending))
     w = FunctionWriter(module, "applc_plat_argv", PTR, (I64,))
     (i,) = w.args
     in_range = w.b.icmp_unsigned("<", i, w.b.load(g.argc))

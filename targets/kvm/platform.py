@@ -5,6 +5,7 @@ boot.py's assembly and the IR of every part:
 
     devices.py  COM1/COM2, isa-debug-exit / ACPI power-off, boot trace
     traps.py    TSS + IST, IDT, fatal reports
+    interrupts.py  device vector stubs, pending bitmap, PIC mask, LAPIC enable
     memory.py   start_info memory map, heap region, final page tables
     cmdline.py  argv from the PVH command line
     clock.py    TSC frequency and the monotonic clock
@@ -12,7 +13,7 @@ boot.py's assembly and the IR of every part:
 and `applc_kvm_start`, which boot.py's 64-bit code calls on the real stack:
 
     serial -> boot trace 'E' -> traps -> memory map -> argv -> page tables
-    -> heap bounds, stack limit -> boot trace 'M' -> applc_main() -> exit
+    -> PIC masked, LAPIC on (IF stays 0) -> heap bounds, stack limit -> boot trace 'M' -> applc_main() -> exit
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from applc.targets.kvm.boot import BOOT_ASM, GUARD_SIZE, STACK_SLACK
 from applc.targets.kvm.clock import add_clock
 from applc.targets.kvm.cmdline import add_cmdline
 from applc.targets.kvm.devices import add_devices
+from applc.targets.kvm.interrupts import add_interrupts
 from applc.targets.kvm.machine import TRIPLE, KvmModule, rdtsc
 from applc.targets.kvm.memory import add_memory
 from applc.targets.kvm.traps import add_traps
@@ -35,7 +37,7 @@ __all__ = ["TRIPLE", "platform_ir"]
 def platform_ir() -> str:
     k = KvmModule()
     add_devices(k)
-    add_traps(k)
+    add_traps(k, add_interrupts(k))
     add_memory(k)
     add_cmdline(k)
     add_clock(k)
@@ -68,6 +70,7 @@ def _start(k: KvmModule) -> ir.Function:
     call(k.fns["applc_kvm_memory_setup"])
     call(k.fns["applc_kvm_argv_setup"])
     call(k.fns["applc_kvm_paging_setup"])
+    call(k.fns["applc_kvm_irq_setup"])
     b.store(b.load(k.carve), k.heap_start)
     b.store(b.add(w.addr(k.stack_guard), I64(GUARD_SIZE + STACK_SLACK)), k.stack_limit)
     call(k.fns["applc_kvm_trace"], I8(ord("M")), rdtsc(w))

@@ -279,9 +279,13 @@ def _machine_arg(machine: str, nics: bool = False) -> str:
         # command line (with ACPI it describes them in the DSDT instead); the
         # kvm platform keeps those words out of argv and gives them to the
         # drivers (targets/kvm/cmdline.py).  Without NICs nothing changes.
+        # pit=on: the TSC is calibrated against PIT channel 0 when CPUID has no
+        # frequency leaf (QEMU's TCG CPU); rtc=on: time.time() reads the CMOS
+        # clock.  Under TCG "auto" leaves both out.
+        clocks = "pit=on,rtc=on"
         if nics:
-            return "microvm,isa-serial=off,acpi=off,auto-kernel-cmdline=on"
-        return "microvm,isa-serial=off,auto-kernel-cmdline=off"
+            return f"microvm,isa-serial=off,{clocks},acpi=off,auto-kernel-cmdline=on"
+        return f"microvm,isa-serial=off,{clocks},auto-kernel-cmdline=off"
     return machine
 
 

@@ -18,7 +18,9 @@ below it. The report on COM1 is then
 
 and the program exits with status 1: never a silent triple fault or hang.
 A fault while reporting a fault exits 1 without a second report.
-Interrupts stay disabled (IF=0), so vectors 32-255 are left empty.
+Vectors 32-255 are device interrupts: interrupts.py makes their stubs, and
+`applc_kvm_traps_setup` installs them too (without IST: they arrive on the
+current stack, only ever inside halt_until_interrupt).
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from applc.link.irkit import I8, I16, I32, I64, PTR, VOID, add_attribute, cstrin
 from applc.targets.kvm.boot import CODE64_SELECTOR, TSS_SELECTOR
 from applc.targets.kvm.machine import KvmModule, read_cr2
 
-VECTORS = 32
+VECTORS = 32  # exceptions
+IDT_VECTORS = 256
 WITH_ERROR_CODE = {8, 10, 11, 12, 13, 14, 17, 21, 29, 30}
 PAGE_FAULT = 14
 TSS_SIZE = 104
@@ -38,15 +41,16 @@ TSS_IOMAP_BASE = 0x66
 FRAME = ir.LiteralStructType([I64] * 5)  # rip, cs, rflags, rsp, ss
 
 
-def add_traps(k: KvmModule) -> None:
+def add_traps(k: KvmModule, device_stubs: list[ir.Function]) -> None:
+    """`device_stubs`: the handlers of vectors 32..255, in order (interrupts.py)."""
     k.tss = _zeroed(k, "applc_kvm_tss", ir.ArrayType(I8, TSS_SIZE), 16)
-    k.idt = _zeroed(k, "applc_kvm_idt", ir.ArrayType(I64, 2 * VECTORS), 16)
+    k.idt = _zeroed(k, "applc_kvm_idt", ir.ArrayType(I64, 2 * IDT_VECTORS), 16)
     k.in_fatal = _zeroed(k, "applc_kvm_in_fatal", I8, 1)
     _print_helpers(k)
     _fatal(k)
     _fatal_trap(k)
     handlers = [_handler(k, v) for v in range(VECTORS)]
-    _setup(k, handlers)
+    _setup(k, handlers + list(device_stubs))
 
 
 def _zeroed(k, name, ty, align):
@@ -155,11 +159,11 @@ def _setup(k, handlers):
     w.asm(VOID, "ltr %ax", "{ax},~{memory}", (I16(TSS_SELECTOR),))
     idt = w.addr(k.idt)
     for vector, fn in enumerate(handlers):
-        low, high = _gate(w, w.addr(fn))
+        low, high = _gate(w, w.addr(fn), ist=1 if vector < VECTORS else 0)
         w.store_at(I64, w.b.add(idt, I64(16 * vector)), low)
         w.store_at(I64, w.b.add(idt, I64(16 * vector + 8)), high)
     idtr = w.b.alloca(ir.ArrayType(I16, 5))  # limit (2 bytes), base (8 bytes)
-    w.store_at(I16, w.addr(idtr), I16(16 * VECTORS - 1))
+    w.store_at(I16, w.addr(idtr), I16(16 * len(handlers) - 1))
     w.store_at(I64, w.b.add(w.addr(idtr), I64(2)), idt)
     w.asm(VOID, "lidt ($0)", "r,~{memory}", (w.ptr(w.addr(idtr)),))
     w.b.ret_void()
@@ -175,10 +179,11 @@ def _system_descriptor(w, base, limit: int, access: int):
     return low, b.lshr(base, I64(32))
 
 
-def _gate(w, handler):
-    """An interrupt gate: present, DPL 0, type 0xE, IST 1, code selector 0x08."""
+def _gate(w, handler, ist: int):
+    """An interrupt gate: present, DPL 0, type 0xE, stack `ist` (0: the current one),
+    code selector 0x08."""
     b = w.b
     low = b.and_(handler, I64(0xFFFF))
-    low = b.or_(low, I64((CODE64_SELECTOR << 16) | (1 << 32) | (0x8E << 40)))
+    low = b.or_(low, I64((CODE64_SELECTOR << 16) | (ist << 32) | (0x8E << 40)))
     low = b.or_(low, b.shl(b.and_(b.lshr(handler, I64(16)), I64(0xFFFF)), I64(48)))
     return low, b.lshr(handler, I64(32))
