@@ -6,7 +6,7 @@ Out: * an idle appliance (events.wait_until one second ahead, forever) costs its
        QEMU process little CPU time: utime + stime from /proc/PID/stat over 10
        s of wall time after boot, compared with the same appliance spinning;
      * time.sleep() lasts what it asked, measured by time.monotonic_ns() in the
-       guest: never less, and at most SLEEP_SLACK_NS more;
+       guest: never less, typically (the median) at most SLEEP_SLACK_NS more;
      * the guest's clock does not run faster than the host's around the run;
      * time.time() is within WALL_SLACK_S of the host's wall clock;
      * an application that imports `_machine` is rejected (file:line:col).
@@ -43,7 +43,9 @@ IDLE_WINDOW_S = 10.0
 # factor of 50 from the idle figure and of 3 from the starved spinning one.
 IDLE_BOUND = 0.05
 SPIN_FLOOR = 0.10
-SLEEP_SLACK_NS = 10_000_000  # a TCG vCPU on a busy host wakes late by a few ms
+# Measured (TCG, loaded host): 0.03-3.3 ms late, once 16.7 ms (QEMU descheduled).
+SLEEP_SLACK_NS = 5_000_000  # the median lateness
+SLEEP_WORST_NS = 30_000_000  # any one sleep
 WALL_SLACK_S = 3.0  # the CMOS clock has 1 s resolution; plus boot and output latency
 
 IDLE = """
@@ -181,10 +183,14 @@ def check_sleeps(lines: list[str], host_before: float, host_after: float, host_e
     slept = [ln.split() for ln in lines if ln.startswith("slept ")]
     assert len(slept) == 6
     total = 0
+    late = []
     for _, asked, took in slept:
         asked_ns, took_ns = int(asked), int(took)
-        assert asked_ns <= took_ns <= asked_ns + SLEEP_SLACK_NS, (asked_ns, took_ns)
+        assert asked_ns <= took_ns <= asked_ns + SLEEP_WORST_NS, (asked_ns, took_ns)
+        late.append(took_ns - asked_ns)
         total += took_ns
+    # one sleep may catch the host descheduling QEMU; the typical one may not
+    assert sorted(late)[len(late) // 2] <= SLEEP_SLACK_NS, late
     # loosely: the guest's clock does not run ahead of the host's
     assert total <= host_elapsed_ns
     assert lines[-1] == "perf True True"
