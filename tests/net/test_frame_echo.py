@@ -6,8 +6,9 @@ Out: every frame (60-1514 bytes) comes back intact with destination = our MAC
      and source = the NIC's MAC: on microvm (virtio-mmio, GSI interrupts), on
      q35 (virtio-pci, MSI-X), with two NICs at once; and no driver reported a
      misbehaving device on the error console. Between bursts frame_echo sleeps
-     in netif.wait: an idle guest costs QEMU almost no CPU time, and the next
-     frame still wakes it (the interrupt wiring works, nothing polls).
+     in netif.wait with a 60 s deadline: an idle guest costs QEMU almost no CPU
+     time, and only the device's interrupt can wake it for the next frame in
+     time (a lost interrupt stalls an echo past echo_harness.ECHO_TIMEOUT).
 
 Timing (TCG, 2 loaded cores): a boot takes 2-10 s, an exchange ~1000 frames/s.
 """
