@@ -114,7 +114,9 @@ class ClassType(t.Type):
 
     @property
     def has_lt(self) -> bool:
-        return self.info.find_method("__lt__") is not None
+        """`<` is defined: by `__lt__`, or by `@dataclass(order=True)` (field tuples)."""
+        info = self.info
+        return info.find_method("__lt__") is not None or (info.is_dataclass and info.dc_order)
 
 
 # exception fields every exception instance has (runtime/core.apy reads them)

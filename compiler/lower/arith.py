@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 ZERO = ir.Constant(I64, 0)
 INT_MIN = ir.Constant(I64, -(2**63))
 DIVZERO = "integer division or modulo by zero"
+MODZERO = "integer modulo by zero"  # CPython 3.11's wording for `%` alone
 
 
 def int_op(fl: "FunctionLowerer", op: str, a: ir.Value, b: ir.Value) -> ir.Value:
@@ -51,7 +52,7 @@ def int_op(fl: "FunctionLowerer", op: str, a: ir.Value, b: ir.Value) -> ir.Value
                           bld.icmp_signed("<", bld.xor(r, b), ZERO))
         return bld.sub(q, bld.zext(adjust, I64))
     if op == "%":
-        fl.guard(bld.icmp_signed("==", b, ZERO), "ZeroDivisionError", DIVZERO)
+        fl.guard(bld.icmp_signed("==", b, ZERO), "ZeroDivisionError", MODZERO)
         # x % -1 is 0; srem of INT_MIN by -1 would trap in hardware
         minus_one = bld.icmp_signed("==", b, ir.Constant(I64, -1))
         safe_b = bld.select(minus_one, ir.Constant(I64, 1), b)
@@ -155,6 +156,9 @@ def compare(fl: "FunctionLowerer", op: str, a: ir.Value, at: t.Type, b: ir.Value
         return bld.icmp_signed(op, r, ZERO)
     if at is t.NONE and bt is t.NONE:
         return ir.Constant(I1, int(op == "=="))
+    if op not in ("==", "!=") and at == bt and at in (t.BYTES, t.BYTEARRAY):
+        r = fl.call_rt("bytes_compare", [a, b], module="rt.hashes", may_raise=False)
+        return bld.icmp_signed(op, r, ZERO)
     if op not in ("==", "!=") and at == bt and isinstance(at, (t.ListType, t.TupleType)):
         from .reprs import OPS
 

@@ -290,13 +290,21 @@ class ClassLowering:
             return self.call_special(ty, "__str__", v, [])
         if info.is_exception:
             msg = self.from_slot(self.load_at(v, field_offset(EXC_MSG)), t.STR)
-            if self.is_key_error(info):
-                # str(KeyError(x)) is repr(x), unless the runtime already made the repr
+            key_error = self.prog.modules[0].exception_classes["KeyError"]
+            if self.is_key_error(info) or info.cid <= key_error.cid < info.cid_end:
+                # str(KeyError(x)) is repr(x), unless the runtime already made the repr;
+                # `except LookupError as e` may hold a KeyError: ask the class id
                 from .reprs import repr_value
 
                 how = self.load_at(v, field_offset(EXC_HAS_MSG))
+                quote = self.b.icmp_unsigned("==", how, c64(1))
+                if not self.is_key_error(info):
+                    cid = self.b.lshr(self.load_at(v, 0), c64(32))
+                    quote = self.b.and_(quote, self.b.and_(
+                        self.b.icmp_unsigned(">=", cid, c64(key_error.cid)),
+                        self.b.icmp_unsigned("<", cid, c64(key_error.cid_end))))
                 quoted = repr_value(self, msg, t.STR)
-                return self.b.select(self.b.icmp_unsigned("==", how, c64(1)), quoted, msg)
+                return self.b.select(quote, quoted, msg)
             return msg
         return self.class_repr(v, ty)
 

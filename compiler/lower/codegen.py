@@ -938,7 +938,7 @@ class FunctionLowerer(HeapLowering, ClassLowering, FStringLowering, ClosureLower
             self.loops.pop()
             self.branch_if_open(head)
 
-        self.for_each(it, body, done_bb=orelse or end)
+        self.for_each(it, body, done_bb=orelse or end, loop_syntax=True)
         if orelse is not None:
             self.b.position_at_end(orelse)
             self.lower_block(s.orelse)

@@ -66,7 +66,42 @@ def expr_set(fl: "FunctionLowerer", e: n.SetExpr) -> ir.Value:
     s = _rt(fl, "set_new", [kind])
     for v in values:
         _rt(fl, "set_add", [s, fl.to_slot(v, st.elem), kind])
+    if len(e.elts) > 2 and all(folded_constant(x) for x in e.elts):
+        s = _as_cpython_constant_set(fl, s, kind, iterated=getattr(fl, "loop_iterable", None) is e)
     return fl.b.inttoptr(s, PTR)
+
+
+def _as_cpython_constant_set(fl: "FunctionLowerer", s: ir.Value, kind: ir.Value,
+                             iterated: bool) -> ir.Value:
+    """The set CPython makes of a display of 3+ constants, whose iteration order can
+    differ from adding the elements one by one when their hashes collide:
+    its compiler folds the display into a frozenset, rebuilds that frozenset from
+    its own iteration order when it merges constants, and at run time updates an
+    empty set from it (BUILD_SET 0; LOAD_CONST frozenset; SET_UPDATE). A display
+    that a for loop or comprehension iterates over is that frozenset itself."""
+    rebuilt = _rt(fl, "set_from", [_rt(fl, "set_to_list", [s, kind]), kind])
+    if iterated:
+        return rebuilt
+    result = _rt(fl, "set_new", [kind])
+    _rt(fl, "set_update", [result, rebuilt, kind])
+    return result
+
+
+def folded_constant(x: n.Expr) -> bool:
+    """Whether CPython's AST optimiser turns `x` into one constant: literals, and
+    unary/binary operators and tuples over them (roughly; the cases it declines,
+    such as huge results or a division by zero, raise in apy anyway)."""
+    if isinstance(x, n.Constant):
+        return True
+    if isinstance(x, n.UnaryOp):
+        return folded_constant(x.operand)
+    if isinstance(x, n.BinOp):
+        if x.op == "%" and isinstance(x.left, n.Constant) and isinstance(x.left.value, (str, bytes)):
+            return False
+        return folded_constant(x.left) and folded_constant(x.right)
+    if isinstance(x, n.TupleExpr):
+        return all(folded_constant(y) for y in x.elts)
+    return False
 
 
 def expr_dictcomp(fl: "FunctionLowerer", e: n.DictComp) -> ir.Value:

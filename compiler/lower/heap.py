@@ -322,14 +322,18 @@ class HeapLowering:
         raise InternalError(it.span, f"iteration over {ty}")
 
     def for_each(self: "FunctionLowerer", it: n.Expr, body, done_bb: ir.Block | None = None,
-                 continue_hook=None) -> tuple[ir.Block, ir.Block]:
+                 continue_hook=None, loop_syntax: bool = False) -> tuple[ir.Block, ir.Block]:
         """Emit a loop over `it`, calling body(item) for each item.
 
         Returns (step block, exit block): `continue` jumps to the step block and
         `break` to the exit block. The loop ends in the exit block.
         """
+        # CPython folds a constant set display that a `for` (loop_syntax: a for
+        # statement or comprehension, not a builtin's argument) iterates into a frozenset
+        self.loop_iterable = it if loop_syntax else None
         iterator = self.iterator(it)
         iterator.start()
+        self.loop_iterable = None
         head = self.new_block("iter.head")
         exit_bb = done_bb or self.new_block("iter.exit")
         self.b.branch(head)
@@ -367,7 +371,7 @@ class HeapLowering:
             if not self.b.block.is_terminated:
                 self.b.branch(head)
 
-        _, exit_bb = self.for_each(g.iter, body)
+        _, exit_bb = self.for_each(g.iter, body, loop_syntax=True)
         self.b.position_at_end(exit_bb)
 
     def expr_ListComp(self: "FunctionLowerer", e: n.ListComp) -> ir.Value:
