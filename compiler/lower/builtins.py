@@ -44,22 +44,51 @@ def lower_builtin(fl: "FunctionLowerer", name: str, e: n.Call) -> ir.Value:
 
 def lower_print(fl: "FunctionLowerer", e: n.Call) -> ir.Value:
     values = [(fl.expr(a), a.ty) for a in e.args]
-    sep = end = None
+    sep = end = flush = None
+    to_stderr = False
     for k in e.keywords:
+        if k.arg == "file":
+            to_stderr = k.value.ref == "sys.stderr"
+            continue
         v = fl.expr(k.value)
-        if k.value.ty is t.STR:
+        if k.arg == "flush":
+            flush = v
+        elif k.value.ty is t.STR:
             if k.arg == "sep":
                 sep = v
             else:
                 end = v
     sep = sep if sep is not None else fl.prog.str_const(" ")
     end = end if end is not None else fl.prog.str_const("\n")
+    if to_stderr:  # unbuffered, like CPython's stderr at the end of each line
+        for i, (v, ty) in enumerate(values):
+            if i:
+                fl.call_rt("write_err_str", [sep], may_raise=False)
+            fl.call_rt("write_err_str", [v if ty is t.STR else fl.to_str(v, ty)],
+                       may_raise=False)
+        fl.call_rt("write_err_str", [end], may_raise=False)
+        return ir.Constant(I8, 0)
     for i, (v, ty) in enumerate(values):
         if i:
             fl.call_rt("write_str", [sep], may_raise=False)
         write_value(fl, v, ty)
     fl.call_rt("write_str", [end], may_raise=False)
+    if flush is not None:
+        with fl.b.if_then(fl.b.trunc(flush, ir.IntType(1)) if flush.type != ir.IntType(1)
+                          else flush):
+            fl.call_rt("flush_stdout", [], may_raise=False)
     return ir.Constant(I8, 0)
+
+
+def lower_stream_call(fl: "FunctionLowerer", e: n.Call, stream: str, method: str) -> ir.Value:
+    """sys.stdout/sys.stderr .write(s) (returns len(s)) and .flush()."""
+    if method == "flush":
+        if stream == "sys.stdout":
+            fl.call_rt("flush_stdout", [], may_raise=False)
+        return ir.Constant(I8, 0)
+    s = fl.expr(e.args[0])
+    fl.call_rt("write_err_str" if stream == "sys.stderr" else "write_str", [s], may_raise=False)
+    return _len(fl, [s], [t.STR], e)
 
 
 def write_value(fl: "FunctionLowerer", v: ir.Value, ty: t.Type) -> None:

@@ -1348,6 +1348,10 @@ class FunctionLowerer(HeapLowering, ClassLowering, FStringLowering, ClosureLower
             return lower_intrinsic(self, ref.name, e)
         if ref == "sys.exit":
             return self.sys_exit(e)
+        if isinstance(ref, tuple) and ref[0] == "stream":
+            from .builtins import lower_stream_call
+
+            return lower_stream_call(self, e, ref[1], ref[2])
         if isinstance(ref, tuple) and ref[0] == "math":
             return self.math_call(e, ref[1], ref[2])
         fref = e.func.ref

@@ -116,3 +116,17 @@ def test_unknown_base_is_a_diagnostic(apy, tmp_path: Path, base: str) -> None:
     out = apy.cli("check", str(main))
     assert out.status == 1
     assert b"main.apy:3:9: error: a base class must be a class" in out.stdout + out.stderr
+
+
+def test_from_package_import_submodule(apy, tmp_path: Path) -> None:
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.apy").write_text("X: int = 1\n")
+    (pkg / "mod.apy").write_text("def f() -> int:\n    return 41\n")
+    main = tmp_path / "main.apy"
+    main.write_text("from pkg import mod, X\nfrom net.wire import ethernet\n"
+                    "print(mod.f() + X, ethernet.HEADER_LEN)\n")
+    expected = apy.cli("pyrun", str(main))
+    assert expected.stdout == b"42 14\n", expected
+    actual = apy.run_executable(apy.build(main, tmp_path / "main.exe", cache=False))
+    apy.assert_same(expected, actual, "from package import submodule")
