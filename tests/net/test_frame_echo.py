@@ -4,7 +4,7 @@ In:  the frame_echo image, booted under QEMU TCG with virtio-net cards backed
      by -netdev dgram on 127.0.0.1 (echo_harness.py).
 Out: every frame (60-1514 bytes) comes back intact with destination = our MAC
      and source = the NIC's MAC: on microvm (virtio-mmio, GSI interrupts), on
-     q35 (virtio-pci, MSI-X), with two NICs at once; and no driver reported a
+     q35 and pc (virtio-pci, MSI-X), with two NICs at once; and no driver reported a
      misbehaving device on the error console. Between bursts frame_echo sleeps
      in netif.wait with a 60 s deadline: an idle guest costs QEMU almost no CPU
      time, and only the device's interrupt can wake it for the next frame in
@@ -42,7 +42,7 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.mark.parametrize("machine", ["microvm", "q35"])
+@pytest.mark.parametrize("machine", ["microvm", "q35", "pc"])
 def test_every_frame_comes_back_with_swapped_macs(image: Path, machine: str) -> None:
     with echo_guest(image, machine, nics=1) as guest:
         result = guest.exchange(FRAMES)
