@@ -156,7 +156,9 @@ def _wait_ready(guest: EchoGuest) -> None:
 
 
 @contextlib.contextmanager
-def echo_guest(image: Path, machine: str, nics: int = 1, cmdline=(), mem_mib: float = 64) -> Iterator[EchoGuest]:
+def echo_guest(image: Path, machine: str, nics: int = 1, cmdline=(), mem_mib: float = 64,
+               msix: bool = True) -> Iterator[EchoGuest]:
+    """See the module doc; ``msix=False`` gives virtio-net-pci cards no MSI-X (vectors=0)."""
     socks: list[socket.socket] = []
     proc = None
     with tempfile.TemporaryDirectory(prefix="applc-echo-") as tmp:
@@ -177,6 +179,8 @@ def echo_guest(image: Path, machine: str, nics: int = 1, cmdline=(), mem_mib: fl
                                  trace_log=workdir / "trace.log")
             command = qemu.qemu_command(qemu.find_qemu(), Path(image), wiring, machine=machine,
                                         accel="tcg", mem_mib=mem_mib, cmdline=list(cmdline), nics=specs)
+            if not msix:
+                command = [a.replace("virtio-net-pci,", "virtio-net-pci,vectors=0,") for a in command]
             try:
                 proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL, pass_fds=(com1, com2))

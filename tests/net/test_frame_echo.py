@@ -96,3 +96,12 @@ def test_idle_guest_sleeps_and_wakes_for_the_next_frame(image: Path, machine: st
         assert (cpu1 - cpu0) / (t1 - t0) < IDLE_CPU_BOUND
         result = guest.exchange(100)
         assert result.frames == 100 and result.mismatches == []
+
+
+def test_pci_card_without_msix_is_polled(image: Path) -> None:
+    """No MSI-X (vectors=0): the driver cannot route INTx, so netif.wait polls it
+    every millisecond -- slower to wake, but every frame still comes back."""
+    with echo_guest(image, "q35", nics=1, msix=False) as guest:
+        result = guest.exchange(500)
+        assert result.mismatches == [] and result.frames == 500
+        assert guest.errors() == ""
