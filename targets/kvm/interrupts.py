@@ -2,9 +2,9 @@
 
 In: a KvmModule (traps.py installs the gates this file makes). Out:
 
-    applc_kvm_irq_<v>            one x86_intrcc stub per vector 32..255: sets bit v of
-                                 the pending bitmap, sends the LAPIC EOI (not for the
-                                 spurious vector 255), returns
+    applc_kvm_irq_stubs          8-byte assembly stubs for vectors 32..255 (module asm,
+                                 stubs_asm()): set bit v of the pending bitmap, send the
+                                 LAPIC EOI (not for the spurious vector 255), iretq
     applc_kvm_irq_setup()        at boot: remaps the 8259 PICs to 0x20-0x2f and masks
                                  every line; enables the LAPIC (x2APIC through MSRs when
                                  CPUID offers it, else xAPIC MMIO at 0xfee00000) with
@@ -16,8 +16,9 @@ Interrupts are taken only inside `halt_until_interrupt` (sti; hlt; cli): apy cod
 always runs with IF=0, so it reads and clears pending bits with plain loads and
 stores, and a stub never interrupts apy code. The stubs run on the interrupted
 (kernel) stack, without IST: no stack switch is needed in ring 0, and IST1
-stays the exceptions' own. x86_intrcc makes LLVM save every register a stub
-uses; a stub calls nothing, so no SSE register is touched or needs saving.
+stays the exceptions' own. The stubs are assembly, 8 bytes each plus one
+common part (x86_intrcc functions cost ~70 bytes per vector): they save the
+three registers they use and touch no SSE register.
 Everything above this (routing, the timer, who owns which vector) is apy:
 stdlib/hw/irq.apy, stdlib/hw/lapic.apy, stdlib/hw/ioapic.apy.
 """
@@ -26,13 +27,12 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from applc.link.irkit import I8, I32, I64, VOID, add_attribute
+from applc.link.irkit import I8, I32, I64, VOID
 from applc.targets.kvm.machine import KvmModule, cpuid, outb
 
 FIRST_DEVICE_VECTOR = 32
 VECTORS = 256
 SPURIOUS_VECTOR = 255
-FRAME = ir.LiteralStructType([I64] * 5)  # rip, cs, rflags, rsp, ss
 
 APIC_BASE_MSR = 0x1B
 APIC_ENABLE, APIC_EXTD = 1 << 11, 1 << 10
@@ -47,48 +47,61 @@ PIC1, PIC2 = 0x20, 0xA0
 PIC_BASE_VECTOR = 0x20  # the PICs' vectors 0x20-0x2f: masked, so only spurious 0x27/0x2f
 
 
-def add_interrupts(k: KvmModule) -> list[ir.Function]:
-    """Builds the stubs and the setup; returns the stubs for vectors 32..255 in order."""
-    k.irq_pending = _zeroed(k, "applc_kvm_irq_pending", ir.ArrayType(I64, VECTORS // 64), 32)
-    k.x2apic = _zeroed(k, "applc_kvm_x2apic", I8, 1)
-    stubs = [_stub(k, v) for v in range(FIRST_DEVICE_VECTOR, VECTORS)]
+STUB_SIZE = 8  # push $imm8 (2 bytes) + jmp rel32 (5), padded
+
+
+def add_interrupts(k: KvmModule) -> ir.GlobalVariable:
+    """Declares the stubs and builds the setup; returns the first stub (vector 32;
+    vector v's is STUB_SIZE * (v - 32) bytes further)."""
+    k.irq_pending = _exported(k, "applc_kvm_irq_pending", ir.ArrayType(I64, VECTORS // 64), 32)
+    k.x2apic = _exported(k, "applc_kvm_x2apic", I8, 1)
+    stubs = ir.GlobalVariable(k.module, ir.ArrayType(I8, 0), name="applc_kvm_irq_stubs")
+    stubs.storage_class = "dso_local"
     _setup(k)
     _accessors(k)
     return stubs
 
 
-def _zeroed(k, name, ty, align):
+def _exported(k, name, ty, align):
+    """A zeroed global the stubs' assembly reaches by name (so not internal)."""
     g = ir.GlobalVariable(k.module, ty, name=name)
-    g.linkage = "internal"
     g.initializer = ir.Constant(ty, None)
+    g.storage_class = "dso_local"
     g.align = align
     return g
 
 
-def _stub(k: KvmModule, vector: int) -> ir.Function:
-    fn = ir.Function(k.module, ir.FunctionType(VOID, [ir.PointerType(FRAME)]), name=f"applc_kvm_irq_{vector}")
-    fn.linkage = "internal"
-    fn.calling_convention = "x86_intrcc"
-    fn.args[0].add_attribute("byval")
-    for attr in ("nounwind", "noredzone"):
-        add_attribute(fn, attr)
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-    word = b.gep(k.irq_pending, [I32(0), I32(vector // 64)])
-    b.atomic_rmw("or", word, I64(1 << (vector % 64)), "seq_cst")
-    if vector != SPURIOUS_VECTOR:  # the LAPIC wants no EOI for its spurious vector
-        _eoi(k, b)
-    b.ret_void()
-    return fn
-
-
-def _eoi(k, b: ir.IRBuilder) -> None:
-    x2 = b.icmp_unsigned("!=", b.load(k.x2apic), I8(0))
-    with b.if_else(x2) as (then, otherwise):
-        with then:
-            _wrmsr(b, X2APIC_MSR_BASE + REG_EOI, I64(0))
-        with otherwise:
-            store = b.store(I32(0), b.inttoptr(I64(XAPIC_BASE + REG_EOI * 16), ir.PointerType()))
-            store.volatile = True
+def stubs_asm() -> str:
+    """The stubs: each pushes its vector (as imm8: 128-255 arrive sign-extended
+    and are masked) and jumps to the common part, which sets the pending bit,
+    sends the EOI (x2APIC MSR or xAPIC MMIO; none for the spurious vector) and
+    returns with iretq. It uses rax, rcx and rdx only, saved on the stack."""
+    lines = [".text", ".p2align 4", ".globl applc_kvm_irq_stubs", "applc_kvm_irq_stubs:"]
+    for v in range(FIRST_DEVICE_VECTOR, VECTORS):
+        imm = v if v < 128 else v - 256
+        lines += [f".byte 0x6a, {imm & 0xFF}", "jmp applc_kvm_irq_common", f".p2align 3, 0x90"]
+    lines += [
+        "applc_kvm_irq_common:",
+        "pushq %rax", "pushq %rcx", "pushq %rdx",
+        "movzbl 24(%rsp), %eax",
+        "lock btsq %rax, applc_kvm_irq_pending(%rip)",
+        f"cmpl ${SPURIOUS_VECTOR}, %eax",
+        "je 1f",
+        "cmpb $0, applc_kvm_x2apic(%rip)",
+        "je 2f",
+        f"movl ${X2APIC_MSR_BASE + REG_EOI:#x}, %ecx",
+        "xorl %eax, %eax", "xorl %edx, %edx",
+        "wrmsr",
+        "jmp 1f",
+        "2:",
+        f"movl ${XAPIC_BASE + REG_EOI * 16:#x}, %eax",
+        "movl $0, (%rax)",
+        "1:",
+        "popq %rdx", "popq %rcx", "popq %rax",
+        "addq $8, %rsp",
+        "iretq",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def _wrmsr(b: ir.IRBuilder, msr: int, value: ir.Value) -> None:

@@ -26,7 +26,7 @@ from applc.targets.kvm.boot import BOOT_ASM, GUARD_SIZE, STACK_SLACK
 from applc.targets.kvm.clock import add_clock
 from applc.targets.kvm.cmdline import add_cmdline
 from applc.targets.kvm.devices import add_devices
-from applc.targets.kvm.interrupts import add_interrupts
+from applc.targets.kvm.interrupts import add_interrupts, stubs_asm
 from applc.targets.kvm.machine import TRIPLE, KvmModule, rdtsc
 from applc.targets.kvm.memory import add_memory
 from applc.targets.kvm.traps import add_traps
@@ -45,7 +45,7 @@ def platform_ir() -> str:
     start = _start(k)
     add_mem_functions(k.module, noredzone=True)
     mark_used(k.module, [start])
-    return with_module_asm(str(k.module), BOOT_ASM)
+    return with_module_asm(str(k.module), BOOT_ASM + stubs_asm())
 
 
 def _heap_accessors(k: KvmModule) -> None:
