@@ -26,11 +26,11 @@ the ratio is far below what the same image reaches under KVM.
 from __future__ import annotations
 
 import argparse
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -56,8 +56,6 @@ def measure_reflector(frames: int, window: int, seed: int) -> float:
     sock = None
     try:
         port = int(proc.stdout.readline())
-        import socket
-
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.bind(("127.0.0.1", 0))
         guest = echo_harness.EchoGuest(proc, [echo_harness.Nic(sock, port, mac)], Path("."))
