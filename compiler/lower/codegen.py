@@ -52,7 +52,14 @@ STR_DATA = 24  # offset of the bytes in a str object
 
 RUNTIME_CLASS_IDS = {"SYSTEM_EXIT": "SystemExit", "MEMORY_ERROR": "MemoryError"}
 COLD_RUNTIME = {"raise_exc", "raise_system_exit", "tb_add", "report_uncaught",
-                "_raise_memory_error"}
+                "_raise_memory_error", "raise_at", "raise_with", "tb_at"}
+# runtime functions that always return with an exception in flight (see assume_raised)
+RAISING_RUNTIME = {"raise_exc", "raise_system_exit", "_raise_memory_error", "raise_at",
+                   "raise_with", "raise_instance", "reraise"}
+# a site record (runtime/core.apy SITE_*): a function's (file, name); a raise site's adds
+# (class id, how, exception name, message); 32-bit fields, as the image lies below 4 GiB
+SITE_FRAME = ir.LiteralStructType([I32, I32])
+SITE_RAISE = ir.LiteralStructType([I32, I32, I32, I32, I32, I32])
 
 
 def lty(ty: t.Type) -> ir.Type:
@@ -99,6 +106,7 @@ class ProgramLowerer:
         self.objhooks: dict[str, ir.Function] = {}
         self.globals: dict[int, ir.GlobalVariable] = {}
         self.strings: dict[str, ir.Constant] = {}
+        self.sites: dict[tuple, ir.Constant] = {}  # see site_record()
         self.defaults: dict[tuple[int, int], ir.GlobalVariable] = {}
         self.init_functions: list[ir.Function] = []
         self.stack_limit = ir.GlobalVariable(self.module, I64, "applc_stack_limit")
@@ -209,6 +217,10 @@ class ProgramLowerer:
             # error paths: keep them out of line so hot code stays small
             fn.attributes.add("cold")
             fn.attributes.add("noinline")
+        elif is_expression_function(f):
+            # `def f(...): return <expr>`: its checks (overflow, division) can cost more
+            # than LLVM's -O2 budget allows although the hot path is a few instructions
+            fn.attributes.add("inlinehint")
         self.functions[id(f)] = fn
         return fn
 
@@ -272,6 +284,40 @@ class ProgramLowerer:
             # every str value is an opaque `ptr` (llvmlite would keep the pointee type)
             self.strings[s] = ir.FormattedConstant(PTR, gv.get_reference())
         return self.strings[s]
+
+    def site_record(self, file: str, func: str,
+                    exc: tuple[str, str, int] | None = None) -> ir.Constant:
+        """The address (i64) of the static record of a function (file, name) for traceback
+        frames, or of a raise site when `exc` = (exception name, message, how) is given
+        (runtime/core.apy SITE_*).
+
+        Records are shared by every site with the same contents, and the line is a
+        separate argument: a site costs one call with two constant arguments (~15 bytes),
+        and the sites of one function raising the same error share one record.
+        """
+        key = (file, func, exc)
+        rec = self.sites.get(key)
+        if rec is None:
+            strs = [file, func]
+            ints: list[int] = []
+            if exc is not None:
+                name, msg, how = exc
+                ints = [self.exc_ids[name], how]
+                strs_tail = [name, msg]
+            else:
+                strs_tail = []
+            fields = ([self.str_const(x).ptrtoint(I32) for x in strs]
+                      + [ir.Constant(I32, v) for v in ints]
+                      + [self.str_const(x).ptrtoint(I32) for x in strs_tail])
+            ty = SITE_RAISE if exc is not None else SITE_FRAME
+            gv = ir.GlobalVariable(self.module, ty, f".site.{len(self.sites)}")
+            gv.initializer = ir.Constant(ty, fields)
+            gv.global_constant = True
+            gv.linkage = "private"
+            gv.unnamed_addr = True
+            gv.align = 4
+            rec = self.sites[key] = gv.ptrtoint(I64)
+        return rec
 
     def rt_function(self, module: str, name: str) -> tuple[t.Function, ir.Function]:
         m = self.by_name.get(module)
@@ -406,6 +452,18 @@ class FinallyCtx:
         self.outer_unwind = outer_unwind
 
 
+def is_expression_function(f: t.Function) -> bool:
+    """Is `f` a def whose body is one `return <expr>` (after an optional docstring)?"""
+    node = f.node
+    if not isinstance(node, n.FunctionDef):
+        return False
+    body = node.body
+    if body and isinstance(body[0], n.ExprStmt) and isinstance(body[0].value, n.Constant) \
+            and isinstance(body[0].value.value, str):
+        body = body[1:]
+    return len(body) == 1 and isinstance(body[0], n.Return) and body[0].value is not None
+
+
 class FunctionLowerer(HeapLowering, ClassLowering, FStringLowering, ClosureLowering):
     """Lowers one function body (or one module's top-level code) into an ir.Function."""
 
@@ -420,11 +478,12 @@ class FunctionLowerer(HeapLowering, ClassLowering, FStringLowering, ClosureLower
         self.finally_stack: list[FinallyCtx] = []  # try/finally we are inside
         self.handling: list[ir.Value] = []  # the caught exception of enclosing handlers
         self.span: n.Span | None = None
+        self.guard_blocks: dict[tuple, ir.Block] = {}  # see guard()
         self.fn: ir.Function
         self.b: ir.IRBuilder
         self.unwind_bb: ir.Block
-        self.file_const = prog.str_const(module.path)
-        self.name_const = prog.str_const(name or (func.name if func else "<module>"))
+        self.file_name = module.path
+        self.func_name = name or (func.name if func else "<module>")
 
     # ------------------------------------------------------------------ setup
 
@@ -575,32 +634,60 @@ class FunctionLowerer(HeapLowering, ClassLowering, FStringLowering, ClosureLower
         self.b.position_at_end(ok)
 
     def add_traceback(self) -> None:
-        self.b.call(self.rt("tb_add"), [self.file_const, self.name_const,
-                                        ir.Constant(I64, self.line)])
+        """Record this frame (file, function, current line) for the exception in flight."""
+        self.b.call(self.rt("tb_at"), [self.prog.site_record(self.file_name, self.func_name),
+                                       ir.Constant(I64, self.line)])
+        self.assume_raised()
+
+    def assume_raised(self) -> None:
+        """Tell LLVM that an exception is in flight here (`_exc` != 0).
+
+        Then the test of `_exc` that follows an inlined callee's unwinding folds away:
+        without it, every raise site inlined into a caller is followed by a reload of
+        `_exc` and a branch back to the code that would run if it were 0.
+        """
+        exc = self.b.load(self.prog.rt_global("rt.core", "_exc"), typ=I64)
+        assume = self.prog.module.declare_intrinsic("llvm.assume", fnty=ir.FunctionType(VOID,
+                                                                                        [I1]))
+        self.b.call(assume, [self.b.icmp_signed("!=", exc, ir.Constant(I64, 0))])
 
     def raise_exc(self, name: str, msg: ir.Value | str | None) -> None:
-        """Raise builtin exception `name` here; leaves the builder in a fresh dead block."""
-        if isinstance(msg, str):
-            msg = self.prog.str_const(msg)
+        """Raise builtin exception `name` here; leaves the builder in a fresh dead block.
+
+        The site is one call: raise_at(site record) when the message is known now,
+        raise_with(site record, message) when it is computed.
+        """
         how = 0 if msg is None else 2 if name == "KeyError" else 1
-        self.b.call(self.rt("raise_exc"), [
-            ir.Constant(I64, self.prog.exc_ids[name]),
-            self.prog.str_const(name),
-            msg if msg is not None else self.prog.str_const(""),
-            ir.Constant(I64, how),
-        ])
-        self.add_traceback()
+        line = ir.Constant(I64, self.line)
+        if msg is None or isinstance(msg, str):
+            site = self.prog.site_record(self.file_name, self.func_name, (name, msg or "", how))
+            self.b.call(self.rt("raise_at"), [site, line])
+        else:
+            site = self.prog.site_record(self.file_name, self.func_name, (name, "", how))
+            self.b.call(self.rt("raise_with"), [site, line, msg])
+        self.assume_raised()
         self.b.branch(self.current_unwind())
         self.b.position_at_end(self.new_block("dead"))
 
     def guard(self, failed: ir.Value, exc: str, msg: str) -> None:
-        """If `failed` (i1) is true, raise `exc(msg)`; code continues on the other path."""
-        bad = self.new_block("fail")
+        """If `failed` (i1) is true, raise `exc(msg)`; code continues on the other path.
+
+        The checks of one line that raise the same error to the same handler share one
+        raising block: the block is the same code either way, and each copy would count
+        against LLVM's inlining budget (a small function full of overflow checks, like
+        `1.0 / ((i + j) * (i + j + 1) // 2 + i + 1)`, would not be inlined).
+        """
+        key = (id(self.fn), exc, msg, self.line, id(self.current_unwind()))
+        bad = self.guard_blocks.get(key)
         ok = self.new_block("ok")
-        self.b.cbranch(failed, bad, ok)
-        self.b.position_at_end(bad)
-        self.raise_exc(exc, msg)
-        self.b.unreachable()
+        if bad is not None:
+            self.b.cbranch(failed, bad, ok)
+        else:
+            bad = self.guard_blocks[key] = self.new_block("fail")
+            self.b.cbranch(failed, bad, ok)
+            self.b.position_at_end(bad)
+            self.raise_exc(exc, msg)
+            self.b.unreachable()
         self.b.position_at_end(ok)
 
     def stack_check(self, span: n.Span) -> None:
@@ -1426,6 +1513,8 @@ class FunctionLowerer(HeapLowering, ClassLowering, FStringLowering, ClosureLower
                 else:
                     values[i] = self.b.load(self.prog.default_slot(f, i), typ=lty(f.params[i].ty))
         res = self.b.call(self.prog.function(f), values)
+        if f.module.name == "rt.core" and f.name in RAISING_RUNTIME:
+            self.assume_raised()  # e.g. alloc's MemoryError: no path on from here
         self.check_exc()
         if f.ret is t.NONE:
             return ir.Constant(I8, 0)
