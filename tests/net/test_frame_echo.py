@@ -4,13 +4,15 @@ In:  the frame_echo image, booted under QEMU TCG with virtio-net cards backed
      by -netdev dgram on 127.0.0.1 (echo_harness.py).
 Out: every frame (60-1514 bytes) comes back intact with destination = our MAC
      and source = the NIC's MAC: on microvm (virtio-mmio, GSI interrupts), on
-     q35 and pc (virtio-pci, MSI-X), with two NICs at once; and no driver reported a
-     misbehaving device on the error console. Between bursts frame_echo sleeps
-     in netif.wait with a 60 s deadline: an idle guest costs QEMU almost no CPU
-     time, and only the device's interrupt can wake it for the next frame in
-     time (a lost interrupt stalls an echo past echo_harness.ECHO_TIMEOUT).
+     q35 and pc (virtio-pci, MSI-X), with two and four NICs at once (in 32 MiB);
+     and no driver reported a misbehaving device on the error console. Between
+     bursts frame_echo sleeps in netif.wait with a 60 s deadline: an idle guest
+     costs QEMU almost no CPU time, and only the device's interrupt can wake it
+     for the next frame in time (a lost interrupt stalls an echo past
+     echo_harness.ECHO_TIMEOUT).
 
-Timing (TCG, 2 loaded cores): a boot takes 2-10 s, an exchange ~1000 frames/s.
+Timing (TCG, 2 loaded cores): a boot takes 1-10 s, an exchange 5000-20000 frames/s;
+the whole file runs in well under a minute once the image is built.
 """
 
 from __future__ import annotations
@@ -52,8 +54,9 @@ def test_every_frame_comes_back_with_swapped_macs(image: Path, machine: str) -> 
 
 
 @pytest.mark.parametrize("machine", ["microvm", "q35"])
-def test_two_nics_at_once(image: Path, machine: str) -> None:
-    with echo_guest(image, machine, nics=2) as guest:
+@pytest.mark.parametrize("nics", [2, 4])
+def test_several_nics_at_once(image: Path, machine: str, nics: int) -> None:
+    with echo_guest(image, machine, nics=nics, mem_mib=32) as guest:
         result = guest.exchange(FRAMES)
         assert result.mismatches == []
         assert result.frames == FRAMES
