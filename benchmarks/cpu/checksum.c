@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #define SIZE (1L << 18)
-#define ROUNDS 100
+#define ROUNDS 400
 #define ADLER_MOD 65521
 #define ADLER_NMAX 5552
 

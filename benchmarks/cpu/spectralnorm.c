@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define N 1000
+#define N 2000
 
 static double eval_a(long i, long j) {
     return 1.0 / ((i + j) * (i + j + 1) / 2 + i + 1);
