@@ -37,5 +37,6 @@ def test_bad_boot_argument_compiled(apy, tmp_path):
     actual = compiled_run(apy, "config_probe.apy", tmp_path, "--ipv4-gateway=10.0.0.1")
     expected = applc("pyrun", str(PROGS / "config_probe.apy"), "--ipv4-gateway=10.0.0.1")
     assert actual.returncode == expected.returncode == 2
-    assert actual.stdout == expected.stdout
-    assert len(actual.stdout.decode().splitlines()) == 1
+    assert actual.stdout == expected.stdout == b""
+    assert actual.stderr == expected.stderr
+    assert len(actual.stderr.decode().splitlines()) == 1

@@ -51,8 +51,8 @@ def applc(*args):
 
 def test_bad_argument_exits_2_with_one_line():
     r = applc("pyrun", str(PROBE), "--ipv4=10.0.0.2/40")
-    assert r.returncode == 2
-    lines = r.stdout.decode().splitlines()
+    assert r.returncode == 2 and r.stdout == b""
+    lines = r.stderr.decode().splitlines()
     assert lines == ["error: bad boot argument '--ipv4=10.0.0.2/40': the prefix length is a "
                      "number from 1 to 30"]
 
