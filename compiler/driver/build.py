@@ -45,6 +45,18 @@ def runtime_modules() -> list[str]:
     return RUNTIME_MODULES + [m for m in extra.split(",") if m and m not in RUNTIME_MODULES]
 TARGETS = ["kvm", "hosted"]
 DEFAULT_TARGET = "kvm"
+# The LLVM function attribute that trades speed for size, per target ("" for none): an
+# appliance image should be small (issue 6: <= 128 KiB); hosted executables are where
+# the CPU benchmarks run. APPLC_SIZE_ATTR=optsize|minsize|none overrides it (to measure).
+SIZE_ATTR = {"kvm": "optsize", "hosted": ""}
+SIZE_ATTRS = ("optsize", "minsize")
+
+
+def size_attr(target: str) -> str:
+    forced = os.environ.get("APPLC_SIZE_ATTR")
+    if forced is not None:
+        return forced if forced in SIZE_ATTRS else ""
+    return SIZE_ATTR.get(target, "")
 
 
 def runtime_dir() -> Path:
@@ -239,6 +251,25 @@ class BuildResult:
     seconds: float
     symbols: dict = attrs.Factory(dict)  # name -> (address, size, section)
     llvm_ir: str | None = None
+    modules: list[str] = attrs.Factory(list)  # the program's apy modules (rt.*, stdlib, own)
+
+
+def symbol_owner(name: str, modules: list[str]) -> tuple[str, str]:
+    """Which module a symbol of the image comes from, and its name inside it.
+
+    Function and global symbols are `<module>.<name>` (`net.iface.Interface.poll` ->
+    (net.iface, Interface.poll)): the longest module name that prefixes the symbol wins.
+    The rest is the target's platform code (applc_*) or unnamed constants (.L*).
+    """
+    best = ""
+    for m in modules:
+        if len(m) > len(best) and name.startswith(m + "."):
+            best = m
+    if best:
+        return best, name[len(best) + 1:]
+    if name.startswith(".L") or name.startswith(".str") or name.startswith(".site"):
+        return "(constants)", name
+    return "(platform)", name
 
 
 _llvm_ready = False
@@ -280,6 +311,11 @@ def compile_ir(program_ir: str, target, opt: int = 2) -> tuple[bytes, str]:
     plat = llvm.parse_assembly(target.platform_ir())
     mod.link_in(plat)
     mod.verify()
+    attr = size_attr(target.name)
+    if attr:
+        for fn in mod.functions:
+            if not fn.is_declaration:
+                fn.add_function_attribute(attr)
     if opt > 0:
         pto = llvm.create_pipeline_tuning_options(speed_level=opt)
         pb = llvm.create_pass_builder(tm, pto)
@@ -317,7 +353,7 @@ def cache_key(path: Path, target: str, opt: int) -> str:
         _COMPILER_HASH = _compiler_hash()
     h = hashlib.sha256()
     h.update(_COMPILER_HASH.encode())
-    h.update(f"{target}|{opt}|{path.name}|".encode())
+    h.update(f"{target}|{opt}|{size_attr(target)}|{path.name}|".encode())
     h.update(path.read_bytes())
     return h.hexdigest()[:32]
 
@@ -344,6 +380,7 @@ def build_file(
         return BuildResult(out_path, target, out_path.stat().st_size, True,
                            time.perf_counter() - start)
     modules = check_file(src)
+    module_names = [m.name for m in modules]
     program_ir = lower_program(modules, tgt)
     obj, final_ir = compile_ir(program_ir, tgt, opt)
     linked = tgt.link([obj], keep_symbols=keep_symbols)
@@ -356,7 +393,7 @@ def build_file(
         os.replace(tmp, cached)
     return BuildResult(
         out_path, target, len(linked.image), False, time.perf_counter() - start,
-        dict(linked.symbols), final_ir if emit_llvm else None,
+        dict(linked.symbols), final_ir if emit_llvm else None, module_names,
     )
 
 

@@ -148,36 +148,28 @@ def cmd_build(args) -> int:
 
 
 def print_report(res: b.BuildResult) -> None:
-    """What went into the image: bytes per module, then per function."""
-    by_module: dict[str, int] = {}
+    """What went into the image: bytes per module (in the file; .bss apart), then per symbol."""
+    in_file: dict[str, int] = {}
+    bss: dict[str, int] = {}
     rows = []
     for name, (addr, size, section) in res.symbols.items():
         if size <= 0:
             continue
-        module, func = symbol_module(name)
-        by_module[module] = by_module.get(module, 0) + size
+        module, func = b.symbol_owner(name, res.modules)
+        into = bss if section == ".bss" else in_file
+        into[module] = into.get(module, 0) + size
+        bss.setdefault(module, 0)
+        in_file.setdefault(module, 0)
         rows.append((module, func, section, size))
-    total = sum(by_module.values())
-    print(f"{'module':<28} {'bytes':>8}")
-    for module, size in sorted(by_module.items(), key=lambda kv: -kv[1]):
-        print(f"{module:<28} {size:>8}")
-    print(f"{'total (symbols)':<28} {total:>8}   image file: {res.size} bytes")
+    print(f"{'module':<28} {'bytes':>8} {'bss':>8}")
+    for module, size in sorted(in_file.items(), key=lambda kv: (-kv[1], kv[0])):
+        print(f"{module:<28} {size:>8} {bss[module]:>8}")
+    print(f"{'total (symbols)':<28} {sum(in_file.values()):>8} {sum(bss.values()):>8}"
+          f"   image file: {res.size} bytes")
     print()
     print(f"{'module':<28} {'symbol':<32} {'section':<8} {'bytes':>8}")
     for module, func, section, size in sorted(rows, key=lambda r: (r[0], -r[3])):
         print(f"{module:<28} {func:<32} {section:<8} {size:>8}")
-
-
-def symbol_module(name: str) -> tuple[str, str]:
-    """Which module a symbol of the image belongs to: `rt.core.alloc` -> (rt.core, alloc)."""
-    if name.startswith("rt."):
-        parts = name.split(".", 2)
-        return ".".join(parts[:2]), parts[2] if len(parts) > 2 else name
-    if name.startswith("__main__."):
-        return "__main__", name[len("__main__."):]
-    if name.startswith(".L") or name.startswith(".str"):
-        return "(constants)", name
-    return "(platform)", name
 
 
 def cmd_run(args) -> int:

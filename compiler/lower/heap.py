@@ -750,8 +750,22 @@ class FStringLowering:
         if ty is t.BOOL:  # a non-empty spec formats a bool as the int it is
             v, ty = self.as_int(v, ty), t.INT
         fn = {"int": "format_int", "float": "format_float", "str": "format_str"}[ty.name]
+        if fn == "format_int" and _int_type_spec(f.format_spec):
+            fn = "format_int_only"  # keeps float formatting out of the image
         r = self.call_rt(fn, [v, spec], module="rt.fmt")
         return self.adapt(r, PTR)
+
+
+def _int_type_spec(spec: n.JoinedStr) -> bool:
+    """True if `spec` is constant text whose presentation type is an integer one (or none).
+
+    The type is the last character when that is a letter or '%' (a fill character is
+    always followed by an align character, so it is never last).
+    """
+    if not all(isinstance(v, n.Constant) and isinstance(v.value, str) for v in spec.values):
+        return False
+    text = "".join(v.value for v in spec.values)
+    return not text or not (text[-1].isalpha() or text[-1] == "%") or text[-1] in "bcdoxXn"
 
 
 class MapFilterIter(Iterator):
