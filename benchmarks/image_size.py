@@ -5,6 +5,10 @@ In: an image path, or nothing (then examples/hello.apy is built with
 its loaded segments, next to the floor guest's) and the smallest ``--mem``
 with which the image still prints ``hello`` and exits 0 under QEMU TCG.
 
+It also builds the UDP echo appliance (examples/udp_echo.apy; it needs a NIC, so it
+is measured, not booted) and prints its size per segment next to issue 6's target
+(<= 128 KiB); ``applc build --report`` shows what went into it.
+
 The smallest memory is found by bisection over whole multiples of
 ``--step`` KiB (64 by default) between ``--step`` and 32 MiB, assuming that
 a guest which boots in m KiB also boots in more.  A probe fails when the
@@ -28,6 +32,8 @@ from types import ModuleType
 from boot import HELLO_OUTPUT, BenchmarkError, hello_image, load_applc
 
 MAX_KIB = 32 * 1024
+UDP_ECHO = Path(__file__).resolve().parent.parent / "examples" / "udp_echo.apy"
+UDP_ECHO_TARGET = 128 * 1024  # bytes: issue 6
 
 
 def loaded_bytes(image: Path) -> int:
@@ -44,6 +50,31 @@ def loaded_bytes(image: Path) -> int:
         if kind == 1:  # PT_LOAD
             total += memsz
     return total
+
+
+def segments(image: Path) -> list[tuple[str, int, int]]:
+    """The PT_LOAD segments as (flags, file size, memory size): R E is code, R constants."""
+    data = image.read_bytes()
+    phoff, = struct.unpack_from("<Q", data, 32)
+    phentsize, phnum = struct.unpack_from("<HH", data, 54)
+    out = []
+    for index in range(phnum):
+        base = phoff + index * phentsize
+        kind, flags = struct.unpack_from("<II", data, base)
+        filesz, memsz = struct.unpack_from("<QQ", data, base + 32)
+        if kind == 1:
+            names = ("R" if flags & 4 else "") + ("W" if flags & 2 else "") + ("E" if flags & 1 else "")
+            out.append((names, filesz, memsz))
+    return out
+
+
+def describe_appliance(image: Path) -> str:
+    parts = ", ".join(f"{flags} {filesz} B" + (f" (+{memsz - filesz} B zeroed)" if memsz > filesz else "")
+                      for flags, filesz, memsz in segments(image))
+    size = image.stat().st_size
+    verdict = "meets" if size <= UDP_ECHO_TARGET else "misses"
+    return (f"  udp_echo file {size} B ({size / 1024:.1f} KiB; {verdict} the {UDP_ECHO_TARGET // 1024} KiB target)"
+            f"\n    segments: {parts}")
 
 
 def boots_in(qemu: ModuleType, image: Path, kib: int, *, machine: str, timeout: float) -> bool:
@@ -98,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
             image = args.image if args.image is not None else hello_image(workdir)
             floor_image = workdir / "floor-hello.elf"
             floor_image.write_bytes(floor.hello_guest())
+            print("UDP echo appliance (kvm):")
+            print(describe_appliance(hello_image(workdir, UDP_ECHO)))
             print(f"image size and smallest memory, TCG, -M {args.machine}, resolution {args.step} KiB")
             for name, path in (("image", image), ("floor", floor_image)):
                 kib = smallest_memory_kib(qemu, path, machine=args.machine, step=args.step, timeout=args.probe_timeout)
