@@ -68,7 +68,8 @@ def make_parser() -> argparse.ArgumentParser:
     r.add_argument("--boot-trace", action="store_true",
                    help="report guest time from the PVH entry to main on stderr")
     r.add_argument("--net", action="append", default=[], metavar="SPEC",
-                   help="add a virtio-net card: user | tap:IFNAME | dgram:LPORT:RPORT | "
+                   help="add a virtio-net card: user | user:udp|tcp:HOSTPORT:GUESTPORT | tap:IFNAME | "
+                        "dgram:LPORT:RPORT | "
                         "dgram:LHOST:LPORT:RHOST:RPORT [,mac=..]; hosted: tap:IFNAME only "
                         "(passed to the program as --tap=IFNAME)")
     r.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the program")

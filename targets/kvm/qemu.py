@@ -36,6 +36,8 @@ Exit status (what ``run_image`` returns):
 - ``EXIT_TIMEOUT`` (124, like coreutils ``timeout``): ``timeout`` expired;
   the guest was stopped and one line on ``stderr`` says so.
 - ``EXIT_INTERRUPTED`` (130, like a shell): Ctrl-C (KeyboardInterrupt).
+- ``128 + N`` when applc itself gets SIGTERM or SIGHUP (N): QEMU is stopped
+  first, so killing `applc run` never leaves a VM behind.
 
 A guest may of course exit 124, 125 or 130 itself; the ``stderr`` line is
 how a human tells them apart, as with coreutils ``timeout``.
@@ -66,6 +68,7 @@ import os
 import re
 import selectors
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -293,7 +296,8 @@ def _machine_arg(machine: str, nics: bool = False) -> str:
 
 _MAC = re.compile(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}")
 _IFNAME = re.compile(r"[A-Za-z0-9_.-]{1,15}")
-NET_HELP = ("user | tap:IFNAME | dgram:LOCALPORT:REMOTEPORT | dgram:LHOST:LPORT:RHOST:RPORT, "
+NET_HELP = ("user | user:udp|tcp:HOSTPORT:GUESTPORT | tap:IFNAME | dgram:LOCALPORT:REMOTEPORT | "
+            "dgram:LHOST:LPORT:RHOST:RPORT, "
             "optionally followed by ,mac=XX:XX:XX:XX:XX:XX")
 
 
@@ -308,6 +312,12 @@ def _netdev(spec: str, ident: str) -> str:
     kind, _, rest = spec.partition(":")
     if kind == "user" and not rest:
         return f"user,id={ident}"
+    if kind == "user":  # user:PROTO:HOSTPORT:GUESTPORT, forwarded from 127.0.0.1
+        parts = rest.split(":")
+        if len(parts) == 3 and parts[0] in ("udp", "tcp"):
+            proto, hport, gport = parts
+            return (f"user,id={ident},hostfwd={proto}:127.0.0.1:{_port(hport, spec)}"
+                    f"-:{_port(gport, spec)}")
     if kind == "tap" and _IFNAME.fullmatch(rest):
         return f"tap,id={ident},ifname={rest},script=no,downscript=no"
     if kind == "dgram":
@@ -396,6 +406,31 @@ def qemu_command(
 
 
 # --- running ------------------------------------------------------------------
+
+
+class _Terminated(Exception):
+    """SIGTERM or SIGHUP reached `applc run` while QEMU was running."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise _Terminated(signum)
+
+
+def _catch_termination() -> dict[int, object]:
+    """Turn SIGTERM/SIGHUP into _Terminated while supervising (main thread only:
+    Python delivers signals there), so QEMU, in its own session, is stopped too."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.signal(sig, _raise_terminated) for sig in (signal.SIGTERM, signal.SIGHUP)}
+
+
+def _restore_handlers(previous: dict[int, object]) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
 
 
 def run_image(
@@ -522,12 +557,19 @@ class _Session:
     def supervise(self, stdout: BinaryIO, stderr: BinaryIO, timeout: float | None) -> int:
         """Copy output until QEMU exits; stop it on timeout or Ctrl-C; decode the status."""
         deadline = None if timeout is None else self.launched_at + timeout
+        previous = _catch_termination()
         try:
             outcome = self._pump(stdout, stderr, deadline)
         except KeyboardInterrupt:
             self.stop()
             self._drain_after_stop(stdout, stderr)
             outcome = "interrupted"
+        except _Terminated as term:
+            self.stop()
+            self._drain_after_stop(stdout, stderr)
+            return 128 + term.signum
+        finally:
+            _restore_handlers(previous)
         if self.boot_trace is not None:
             self.boot_trace.total_seconds = time.monotonic() - self.launched_at
         if outcome == "interrupted":

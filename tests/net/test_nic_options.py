@@ -38,8 +38,14 @@ def test_q35_cards_are_virtio_net_pci() -> None:
     assert args == ["-netdev", "user,id=net0", "-device", "virtio-net-pci,romfile=,netdev=net0"]
 
 
+def test_user_networking_forwards_a_host_port() -> None:
+    args = qemu.nic_args("q35", ["user:udp:5555:7"])
+    assert args[1] == "user,id=net0,hostfwd=udp:127.0.0.1:5555-:7"
+
+
 @pytest.mark.parametrize("spec", ["", "bogus", "dgram:1", "dgram:0:5", "dgram:70000:5", "tap:",
-                                  "tap:name-that-is-too-long", "user,mac=zz", "user,speed=10"])
+                                  "tap:name-that-is-too-long", "user,mac=zz", "user,speed=10",
+                                  "user:udp:5555", "user:sctp:1:2", "user:udp:0:7"])
 def test_malformed_spec_is_refused(spec: str) -> None:
     with pytest.raises(ValueError, match="bad --net"):
         qemu.nic_args("microvm", [spec])

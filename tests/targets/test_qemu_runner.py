@@ -225,6 +225,27 @@ def _read_until(proc: subprocess.Popen, expected: bytes, within: float) -> bytes
     return seen
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_termination_signal_stops_the_guest_too(tmp_path: Path, sig: int) -> None:
+    """`kill` of applc run (SIGTERM, or its terminal closing) must not leave QEMU running."""
+    image = write_image(tmp_path, floor.spin_guest())
+    runner = subprocess.Popen(
+        [sys.executable, "-c", _CTRL_C_RUNNER, str(image)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        assert _read_until(runner, b"spinning\n", within=RUN_TIMEOUT) == b"spinning\n"
+        [qemu_pid] = _qemu_children(runner.pid)
+        runner.send_signal(sig)
+        runner.communicate(timeout=RUN_TIMEOUT)
+        assert runner.returncode == 128 + sig
+        assert not pid_alive(qemu_pid)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait(timeout=RUN_TIMEOUT)
+
+
 def test_ctrl_c_stops_the_guest_and_returns_130(tmp_path: Path) -> None:
     image = write_image(tmp_path, floor.spin_guest())
     runner = subprocess.Popen(
