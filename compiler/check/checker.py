@@ -1560,6 +1560,8 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
                 return self.check_method_call_on_class(e, e.func.value, rt, e.func.attr)
             return self.check_method_call(e, e.func.value, rt, e.func.attr)
         ft = self.check_expr(e.func)
+        if isinstance(ft, t.CallableType):  # `make()(x)`, `handlers[k](x)`
+            return self.check_indirect_call(e, ft)
         if ft is not t.ERROR:
             self.error(e.func, f"'{ft}' object is not callable")
         self.check_args_only(e)

@@ -165,6 +165,14 @@ class MethodRef:
 
 
 @attrs.define(eq=False)
+class BoundMethodValue:
+    """`obj.m` not called: a closure holding obj, calling the m of obj's class."""
+
+    info: ClassInfo  # the static class of obj
+    method: t.Function
+
+
+@attrs.define(eq=False)
 class FieldRef:
     info: ClassInfo
     name: str
@@ -382,6 +390,35 @@ class ClassChecks:
         roots = [self.builtin_classes["BaseException"]] + [
             c for c in self.all_classes if c.base is None]
         assign_class_ids(roots)
+        for c in self.all_classes:
+            for name, m in c.methods.items():
+                base_m = c.base.find_method(name) if c.base is not None else None
+                if base_m is not None and name != "__init__":
+                    self.check_override(c, m, base_m)
+
+    def check_override(self, info: ClassInfo, m: t.Function, base_m: t.Function) -> None:
+        """An override is called wherever the base method is (dispatch on the object's
+        class), with the base's argument types, and its result is used as the base's:
+        so the parameters must match and the result must fit the base's return type."""
+        where = f"'{base_m.cls.name}.{base_m.name}'" if getattr(base_m, "cls", None) else \
+            f"'{base_m.name}'"
+        span = getattr(m.node, "name_span", None) or m.node.span
+        if getattr(m, "is_static", False) != getattr(base_m, "is_static", False):
+            self.error(span, f"'{m.name}' overrides {where}: both or neither must be static")
+            return
+        if len(m.params) != len(base_m.params):
+            self.error(span, f"'{m.name}' takes {len(m.params)} parameters but overrides "
+                             f"{where}, which takes {len(base_m.params)}")
+            return
+        skip = 0 if getattr(m, "is_static", False) else 1
+        for p, bp in zip(m.params[skip:], base_m.params[skip:]):
+            if p.ty != bp.ty and t.ERROR not in (p.ty, bp.ty):
+                self.error(p.span, f"parameter '{p.name}' has type '{p.ty}' but overrides "
+                                   f"{where}, where it is '{bp.ty}'")
+        if not self.compatible(m.ret, base_m.ret) or (
+                m.ret is t.NONE and base_m.ret not in (t.NONE, t.ERROR)):
+            self.error(span, f"'{m.name}' returns '{m.ret}' but overrides {where}, "
+                             f"which returns '{base_m.ret}'")
 
     # ---------------------------------------------------------------- rules
 
@@ -465,8 +502,12 @@ class ClassChecks:
         info = ct.info
         m = info.find_method(name)
         if m is None:
+            if name in info.fields and isinstance(info.fields[name], t.CallableType):
+                # an instance attribute holding a function: called as is, no self
+                e.func.ref = FieldRef(info, name, info.field_index(name))
+                return self.check_indirect_call(e, info.fields[name])
             if name in info.fields:
-                self.error(e.func, f"calling a field ('{name}') is not supported by apy (yet)")
+                self.error(e.func, f"'{info.fields[name]}' object is not callable")
             else:
                 self.error(e.func, f"'{info.name}' object has no attribute '{name}'")
             self.check_args_only(e)
@@ -527,14 +568,31 @@ class ClassChecks:
         if g is not None:
             e.ref = g
             return g.ty
-        if info.find_method(e.attr) is not None:
-            self.error(e, "bound methods as values are not supported by apy (yet)")
-            return t.ERROR
+        m = info.find_method(e.attr)
+        if m is not None:
+            return self.bound_method_value(e, info, m)
         if info.is_exception and e.attr == "args":
             self.error(e, "exception .args is not supported by apy (yet): use str(e)")
             return t.ERROR
         self.error(e, f"'{info.name}' object has no attribute '{e.attr}'")
         return t.ERROR
+
+    def bound_method_value(self, e: n.Attribute, info: ClassInfo, m: t.Function) -> t.Type:
+        """`obj.m` as a value: Callable[[params after self], ret]."""
+        if getattr(m, "is_static", False):
+            self.error(e, "static methods as values are not supported by apy (yet)")
+            return t.ERROR
+        params = m.params[1:]
+        if any(p.kind == "kwonly" for p in params):
+            self.error(e, f"method '{m.name}' has keyword-only parameters: it cannot be "
+                          "used as a value in apy", hint="wrap it in a lambda")
+            return t.ERROR
+        e.ref = BoundMethodValue(info, m)
+        if self.scope.func is not None:
+            self.scope.func.callees.append(m)
+            for o in info.overriders(m.name):
+                self.scope.func.callees.append(o.methods[m.name])
+        return t.callable_of(tuple(p.ty for p in params), m.ret)
 
 
 @attrs.define(eq=False)

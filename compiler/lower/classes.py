@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 from llvmlite import ir
 
 from ..check import types as t
-from ..check.classes import ClassInfo, ClassType, Construct, FieldRef, MethodRef, SuperExcInit
+from ..check.classes import (BoundMethodValue, ClassInfo, ClassType, Construct, FieldRef, MethodRef,
+                              SuperExcInit)
 from ..parse import nodes as n
 
 if TYPE_CHECKING:
@@ -189,11 +190,63 @@ class ClassLowering:
 
         if isinstance(ref, FunctionValue):
             return self.function_value(ref)
+        if isinstance(ref, BoundMethodValue):
+            return self.bound_method(e, ref)
         if isinstance(ref, FieldRef):
             obj = self.coerce(self.expr(e.value), e.value.ty, ref.info.ty)
             slot = self.load_at(obj, field_offset(ref.index))
             return self.from_slot(slot, ref.info.fields[ref.name])
         raise NotImplementedError(f"attribute {e.attr}")
+
+    def bound_method(self: "FunctionLowerer", e: n.Attribute, ref: BoundMethodValue) -> ir.Value:
+        """`obj.m` as a value: a closure (docs/runtime-abi.md) whose one cell word is obj
+        itself and whose code calls the m of obj's class, chosen now, as CPython
+        binds it when the attribute is read."""
+        from .closures import CLOSURE_CELLS, CLOSURE_CODE, HAS_PTRS, TAG_CLOSURE
+
+        obj = self.coerce(self.expr(e.value), e.value.ty, ref.info.ty)
+        name = ref.method.name
+        b = self.b
+        code = self.method_thunk(ref.method).ptrtoint(I64)
+        overriders = ref.info.overriders(name)
+        if overriders:
+            cid = b.lshr(self.load_at(obj, 0), c64(32))
+            for sub in reversed(overriders):  # the most derived class wins
+                hit = b.and_(b.icmp_unsigned(">=", cid, c64(sub.cid)),
+                             b.icmp_unsigned("<", cid, c64(sub.cid_end)))
+                code = b.select(hit, self.method_thunk(sub.methods[name]).ptrtoint(I64), code)
+        clo = self.call_rt("alloc", [c64(CLOSURE_CELLS + 8), c64(TAG_CLOSURE | HAS_PTRS)])
+        self.store_at(clo, CLOSURE_CODE, code)
+        self.store_at(clo, 16, c64(1))
+        self.store_at(clo, CLOSURE_CELLS, b.ptrtoint(obj, I64))
+        return b.inttoptr(clo, PTR)
+
+    def method_thunk(self: "FunctionLowerer", m: t.Function) -> ir.Function:
+        """The code of a bound method's closure: (closure, args...) -> m(self, args...)."""
+        from .closures import CLOSURE_CELLS
+
+        prog = self.prog
+        key = ("bound-method", id(m))
+        thunk = prog.generated.get(key)
+        if thunk is not None:
+            return thunk
+        target = prog.function(m)
+        self_ty, *arg_tys = target.function_type.args
+        ty = ir.FunctionType(target.function_type.return_type, [PTR] + arg_tys)
+        thunk = ir.Function(prog.module, ty, f"{m.llvm_name}.bound")
+        thunk.linkage = "internal"
+        prog.add_attributes(thunk)
+        prog.generated[key] = thunk
+        b = ir.IRBuilder(thunk.append_basic_block("entry"))
+        cell = b.gep(thunk.args[0], [c64(CLOSURE_CELLS)], source_etype=ir.IntType(8))
+        recv = b.load(cell, typ=I64)
+        recv = b.inttoptr(recv, self_ty) if isinstance(self_ty, ir.PointerType) else recv
+        r = b.call(target, [recv] + list(thunk.args[1:]))
+        if isinstance(ty.return_type, ir.VoidType):
+            b.ret_void()
+        else:
+            b.ret(r)
+        return thunk
 
     def store_complex_target(self: "FunctionLowerer", target: n.Expr, v: ir.Value,
                              vty: t.Type) -> None:

@@ -577,7 +577,9 @@ class _HeapGenerator:
         return f"{fn}({xs})"
 
     def e_int_conv(self, scope: Scope, depth: int) -> str:
-        form = self.draw(st.integers(0, 3))
+        form = self.draw(st.integers(0, 5))
+        if form > 3:
+            return f"int(str({self.expr(INT, scope, depth)}))"
         if form == 0:
             return f"int({self.expr(STR, scope, depth)})"  # ValueError for most strs
         if form == 1:
@@ -719,7 +721,9 @@ class _HeapGenerator:
     # -- bytes
 
     def e_bytes(self, scope: Scope, depth: int) -> str:
-        form = self.draw(st.integers(0, 4))
+        form = self.draw(st.integers(0, 6))
+        if form >= 4 and self.draw(st.booleans()):
+            form = 0
         if form == 0:
             return f"{self.wrap(self.expr(STR, scope, depth))}.encode()"
         if form == 1:
@@ -729,7 +733,7 @@ class _HeapGenerator:
             return f"{self.wrap(self.expr(BYTES, scope, depth))}[{self.slice(scope)}]"
         if form == 3:
             return f"({self.expr(BYTES, scope, depth)} + {self.expr(BYTES, scope, depth)})"
-        return f"bytes({self.expr(LINT, scope, depth)})"  # ValueError outside 0..255
+        return f"bytes({self.wrap(self.expr(LINT, scope, depth))}[:2])"  # ValueError outside 0..255
 
     # -- lists
 
@@ -844,9 +848,12 @@ class _HeapGenerator:
 
     def index(self, scope: Scope) -> str:
         """Mostly in range for short values, sometimes out of range or negative."""
-        if self.draw(st.integers(0, 3)) == 0:
+        form = self.draw(st.integers(0, 5))
+        if form == 0:
             return self.expr(INT, scope, 1)
-        return int_literal(self.draw(st.integers(-4, 5)))
+        if form == 1:
+            return int_literal(self.draw(st.integers(-6, 6)))
+        return int_literal(self.draw(st.integers(-1, 1)))
 
     def slice(self, scope: Scope) -> str:
         def bound() -> str:
