@@ -39,12 +39,25 @@ def _memcpy(module, noredzone):
     w.b.ret(dst)
 
 
+SMALL_COPY = 16  # bytes: below this a byte loop beats rep movsb's start-up cost
+
+
 def _memmove(module, noredzone):
     w = FunctionWriter(module, "memmove", PTR, (PTR, PTR, I64), linkage="weak", noredzone=noredzone)
     dst, src, n = w.args
     d, s = w.addr(dst), w.addr(src)
     # Copy backwards only when the destination starts inside the source.
     overlap = w.b.and_(w.b.icmp_unsigned(">", d, s), w.b.icmp_unsigned("<", w.b.sub(d, s), n))
+    # The runtime copies many short strings (split, slices, concatenation): rep movsb
+    # costs tens of cycles before its first byte, a byte loop a few per byte.
+    with w.if_(w.b.icmp_unsigned("<", n, I64(SMALL_COPY))):
+        i = w.var(I64, 0)
+        with w.while_(lambda: w.b.icmp_unsigned("<", w.get(i), n)):
+            k = w.get(i)
+            at = w.b.select(overlap, w.b.sub(w.b.sub(n, I64(1)), k), k)  # backwards: last first
+            w.store_at(I8, w.b.add(d, at), w.load_at(I8, w.b.add(s, at)))
+            w.set(i, w.b.add(k, I64(1)))
+        w.b.ret(dst)
     with w.if_else(overlap) as (backwards, forwards):
         with backwards:
             last = w.b.sub(n, I64(1))
