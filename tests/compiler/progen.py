@@ -595,12 +595,16 @@ class _Int64Checks(ast.NodeTransformer):
     """
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
+        if _folds_in_range(node):
+            return node  # CPython folds it into a constant (which changes set displays)
         self.generic_visit(node)
         if isinstance(node.op, ast.Pow):
             return _call("_apy_pow", [node.left, node.right], node)
         return _checked(node)
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.expr:
+        if _folds_in_range(node):
+            return node
         self.generic_visit(node)
         return _checked(node) if isinstance(node.op, ast.USub) else node
 
@@ -630,6 +634,35 @@ class _Int64Checks(ast.NodeTransformer):
             args = [self.visit(target.value), _index(self.visit(target.slice)), op, thunk]
             return ast.copy_location(ast.Expr(_call("_apy_aug_item", args, node)), node)
         raise NotImplementedError(f"line {node.lineno}: augmented assignment to {type(target).__name__}")
+
+
+_FOLDED_OPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
+               ast.Mult: lambda a, b: a * b, ast.USub: lambda a: -a, ast.UAdd: lambda a: +a}
+
+
+def _folds_in_range(node: ast.expr) -> bool:
+    """Whether `node` is arithmetic on int literals that CPython's compiler folds into
+    one constant and whose every step fits int64 (so apy computes the same value).
+    Left unwrapped, it stays a constant in the model too: a set display of constants
+    is built differently by CPython than one of computed values (its order can differ)."""
+    try:
+        return INT64_MIN <= _fold(node) <= INT64_MAX
+    except (ValueError, TypeError):
+        return False
+
+
+def _fold(node: ast.expr) -> int:
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, ast.UnaryOp) and type(node.op) in _FOLDED_OPS:
+        value = _FOLDED_OPS[type(node.op)](_fold(node.operand))
+    elif isinstance(node, ast.BinOp) and type(node.op) in _FOLDED_OPS:
+        value = _FOLDED_OPS[type(node.op)](_fold(node.left), _fold(node.right))
+    else:
+        raise TypeError("not a folded int constant")
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise ValueError("leaves int64")
+    return value
 
 
 def _index(node: ast.expr) -> ast.expr:
