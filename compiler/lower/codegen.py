@@ -217,12 +217,19 @@ class ProgramLowerer:
             # error paths: keep them out of line so hot code stays small
             fn.attributes.add("cold")
             fn.attributes.add("noinline")
-        elif is_expression_function(f):
+        elif is_expression_function(f) and not self.size_optimised():
             # `def f(...): return <expr>`: its checks (overflow, division) can cost more
             # than LLVM's -O2 budget allows although the hot path is a few instructions
+            # (not where images are built for size: the hint costs ~6% of udp_echo's)
             fn.attributes.add("inlinehint")
         self.functions[id(f)] = fn
         return fn
+
+    def size_optimised(self) -> bool:
+        """Does the driver build this target's code for size (optsize/minsize)?"""
+        from ..driver.build import size_attr  # the driver owns that choice
+
+        return bool(size_attr(self.target_name))
 
     def add_attributes(self, fn: ir.Function) -> None:
         fn.attributes.add("nounwind")
