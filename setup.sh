@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # One command to set up applc on a fresh Debian 12 machine: the system packages
-# it uses (QEMU to boot images; gcc only as the benchmarks' C baseline; iproute2,
+# it uses (QEMU to boot images; gcc and GNU time only for the benchmarks; iproute2,
 # ping and dnsmasq as the real network peers of the appliance tests), then the
 # Python package with its test extras, editable.
 set -euo pipefail
 cd "$(dirname "$0")"
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
-PACKAGES="qemu-system-x86 gcc iproute2 iputils-ping dnsmasq-base"
+PACKAGES="qemu-system-x86 gcc time iproute2 iputils-ping dnsmasq-base"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

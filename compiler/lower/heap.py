@@ -757,7 +757,7 @@ class FStringLowering:
 
 
 def _int_type_spec(spec: n.JoinedStr) -> bool:
-    """True if `spec` is constant text whose presentation type is an integer one (or none).
+    """True if `spec` is constant ASCII text whose presentation type is an integer one (or none).
 
     The type is the last character when that is a letter or '%' (a fill character is
     always followed by an align character, so it is never last).
@@ -765,6 +765,8 @@ def _int_type_spec(spec: n.JoinedStr) -> bool:
     if not all(isinstance(v, n.Constant) and isinstance(v.value, str) for v in spec.values):
         return False
     text = "".join(v.value for v in spec.values)
+    if not text.isascii():  # format_int_only reads widths as ASCII digits only
+        return False
     return not text or not (text[-1].isalpha() or text[-1] == "%") or text[-1] in "bcdoxXn"
 
 

@@ -130,6 +130,8 @@ def _str_method(fl, e, bm, recv):
         return _as_ptr(fl, fl.call_rt(fn, [recv, lst], module="rt.strings"))
     if name in ("startswith", "endswith") and isinstance(bm.args[0].ty, t.TupleType):
         return _tuple_affix(fl, bm, recv, fn)
+    if name == "split" and bm.args and bm.args[0] is not None and bm.args[0].ty is t.STR:
+        fn = "str_split_sep"  # a str separator: the whitespace splitter stays out of the image
     args = _arg_values(fl, bm, defaults)
     module = "rt.strings" if fn != "str_encode" else "rt.bytesops"
     r = fl.call_rt(fn, [recv] + args, module=module)

@@ -37,6 +37,12 @@ def test_dhcp_without_ipv4():
     (["--ipv4-gateway=10.0.0.1"], "needs --ipv4"),
     (["--ipv4=10.0.0.2/24", "--ipv4-gateway=10.1.0.1"], "not in 10.0.0.0/24"),
     (["--ipv4=10.0.0.2/24", "--ipv4-gateway=x"], "four numbers"),
+    # str.isdigit() says yes to these, int() says no: only ASCII digits are numbers here
+    (["--ipv4=10.0.0.2/\u00b2"], "prefix length"),
+    (["--ipv4=10.0.0.\u00b2/24"], "four numbers"),
+    (["--ipv4=10.0.0.\u0663/24"], "four numbers"),
+    (["--ipv4=10.0.0.2/+8"], "prefix length"),
+    (["--ipv4=10.0.0. 2/24"], "four numbers"),
 ])
 def test_malformed(args, needle):
     with pytest.raises(ConfigError, match=needle):
