@@ -52,7 +52,7 @@ from .builtins import (
 ARITH = {"+", "-", "*", "/", "//", "%", "**"}
 # expression kinds whose type depends on the context's expected type
 EXPECTS_CONTEXT = {"ListExpr", "SetExpr", "TupleExpr", "DictExpr", "Subscript", "IfExp",
-                   "BoolOp", "ListComp", "SetComp", "DictComp", "Call", "Lambda"}
+                   "BoolOp", "ListComp", "SetComp", "DictComp", "Call", "Lambda", "Attribute"}
 BITWISE = {"<<", ">>", "&", "|", "^"}
 
 
@@ -1695,7 +1695,7 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
             return t.ERROR
         return member
 
-    def expr_Attribute(self, e: n.Attribute) -> t.Type:
+    def expr_Attribute(self, e: n.Attribute, expected: t.Type | None = None) -> t.Type:
         member = self.module_member(e)
         if member is t.ERROR:
             return t.ERROR
@@ -1712,6 +1712,12 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
             return t.ERROR
         if isinstance(e.value, n.Name):
             sym = self.lookup(e.value.id, e.value, quiet=True)
+            from .closures import BUILTIN_RECEIVERS
+
+            if isinstance(sym, t.Builtin) and sym.name in BUILTIN_RECEIVERS and \
+                    method_signature_exists(BUILTIN_RECEIVERS[sym.name], e.attr):
+                e.value.ref = sym
+                return self.builtin_method_value(e, BUILTIN_RECEIVERS[sym.name], False, expected)
             if isinstance(sym, t.BuiltinModule):
                 e.value.ref = sym
                 if sym.name == "sys" and e.attr == "argv":
@@ -1739,12 +1745,14 @@ class Checker(HeapChecks, ComprehensionChecks, MethodChecks, ClassChecks, FStrin
             return t.ERROR
         if isinstance(vt, ClassType):
             return self.class_attribute(e, vt)
-        return self.attribute_type(e, vt)
+        return self.attribute_type(e, vt, expected)
 
-    def attribute_type(self, e: n.Attribute, vt: t.Type) -> t.Type:
+    def attribute_type(self, e: n.Attribute, vt: t.Type, expected: t.Type | None = None) -> t.Type:
         if method_signature_exists(vt, e.attr):
-            self.error(e, "methods as values are not supported by apy (yet)",
-                       hint="call the method directly")
+            if isinstance(e.value, (n.Name, n.Constant)):
+                return self.builtin_method_value(e, vt, True, expected)
+            self.error(e, "methods of this expression cannot be values in apy (yet)",
+                       hint="assign the object to a variable first, or call the method")
             return t.ERROR
         self.error(e, f"'{vt}' object has no attribute '{e.attr}'")
         return t.ERROR

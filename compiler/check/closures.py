@@ -30,6 +30,18 @@ class IndirectCall:
     ty: t.CallableType
 
 
+@attrs.define(eq=False)
+class SyntheticExpr:
+    """An expression the checker wrote in place of this one (lowered instead of it)."""
+
+    node: n.Expr
+
+
+# `str.lower`: the type a builtin type's name stands for as a method's receiver
+BUILTIN_RECEIVERS = {"str": t.STR, "bytes": t.BYTES, "int": t.INT, "float": t.FLOAT}
+RECV = "__apy_recv"
+
+
 class ClosureChecks:
     """Mixin of the Checker."""
 
@@ -79,6 +91,8 @@ class ClosureChecks:
     # ---------------------------------------------------------------- lambda
 
     def expr_Lambda(self, e: n.Lambda, expected: t.Type | None = None) -> t.Type:
+        if expected is None:  # a lambda the checker wrote (builtin_method_value)
+            expected = getattr(self, "lambda_hints", {}).pop(id(e), None)
         sc = self.scope
         args = e.args.args
         if not isinstance(expected, t.CallableType) or len(expected.params) != len(args):
@@ -115,6 +129,43 @@ class ClosureChecks:
             sc.module.lambdas.append(f)
         e.ref = f
         return self.callable_type(f)
+
+    # ---------------------------------------------------------------- builtin methods
+
+    def builtin_method_value(self, e: n.Attribute, recv_ty: t.Type, bound: bool,
+                             expected: t.Type | None) -> t.Type:
+        """A builtin type's method as a value, written as the lambda that calls it:
+            str.lower  ->  lambda __apy_recv: __apy_recv.lower()
+            s.split    ->  (lambda __apy_recv: lambda a0: __apy_recv.split(a0))(s)
+        (the receiver is evaluated once, when the attribute is read, as in CPython).
+        The extra parameters come from the Callable type the context expects."""
+        if isinstance(expected, t.CallableType):
+            extra = list(expected.params[1:] if not bound else expected.params)
+        else:
+            extra = required_params(recv_ty, e.attr)
+        sp = e.span
+        names = [f"__apy_a{i}" for i in range(len(extra))]
+        call = n.Call(n.Attribute(n.Name(RECV, span=sp), e.attr, span=sp),
+                      [n.Name(a, span=sp) for a in names], [], span=sp)
+        inner = n.Lambda(n.Arguments([n.Arg(a, None, span=sp) for a in names], span=sp), call,
+                         span=sp)
+        recv_arg = n.Arg(RECV, None, span=sp)
+        if not bound:
+            lam = n.Lambda(n.Arguments([recv_arg] + inner.args.args, span=sp), call, span=sp)
+            ty = self.check_expr(lam, t.callable_of((recv_ty, *extra), t.ERROR))
+            e.ref = SyntheticExpr(lam)
+            return ty
+        if not hasattr(self, "lambda_hints"):
+            self.lambda_hints = {}
+        self.lambda_hints[id(inner)] = t.callable_of(tuple(extra), t.ERROR)
+        outer = n.Lambda(n.Arguments([recv_arg], span=sp), inner, span=sp)
+        outer_ty = self.check_expr(outer, t.callable_of((recv_ty,), t.ERROR))
+        if not isinstance(outer_ty, t.CallableType):
+            return t.ERROR
+        bind = n.Call(outer, [e.value], [], span=sp)
+        bind.ty = self.check_indirect_call(bind, outer_ty)
+        e.ref = SyntheticExpr(bind)
+        return bind.ty
 
     # ---------------------------------------------------------------- capture
 
@@ -164,3 +215,12 @@ class ClosureChecks:
 
 
 s_ref: dict[int, t.Function] = {}
+
+
+def required_params(recv: t.Type, name: str) -> list[t.Type]:
+    """The types of a builtin method's required parameters (an iterable of X as list[X])."""
+    from .heap import method_signature
+
+    sig = method_signature(recv, name)
+    params = [ty for _, ty, required in sig.params if required] if sig else []
+    return [t.list_of(ty.elem) if isinstance(ty, t.IterType) else ty for ty in params]

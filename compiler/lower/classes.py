@@ -192,6 +192,10 @@ class ClassLowering:
             return self.function_value(ref)
         if isinstance(ref, BoundMethodValue):
             return self.bound_method(e, ref)
+        from ..check.closures import SyntheticExpr
+
+        if isinstance(ref, SyntheticExpr):  # a builtin method as a value: its lambda
+            return self.expr(ref.node)
         if isinstance(ref, FieldRef):
             obj = self.coerce(self.expr(e.value), e.value.ty, ref.info.ty)
             slot = self.load_at(obj, field_offset(ref.index))

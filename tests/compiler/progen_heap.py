@@ -19,7 +19,7 @@ Out: a `progen.GeneratedProgram` whose source is both an apy program and a
      well typed by construction: list/dict/set/str/bytes operations and
      methods, indexing and slicing (also out of range, on purpose), slice and
      item assignment, `del`, comprehensions and generator expressions,
-     lambdas as `key=`/`map`/`filter`, f-strings with format specs, fields
+     lambdas as `key=`/`map`/`filter`, bound methods passed as Callables, f-strings with format specs, fields
      and methods of objects (overridden, via super()), isinstance, dataclass
      comparisons, try/except/else/finally with builtin and user exceptions,
      `raise`, printing of every container.
@@ -76,6 +76,7 @@ GROW_LIMIT = 12  # values assigned inside loops are cut to this many items
 PRELUDE = '''"""A generated heap differential test program."""
 
 from dataclasses import dataclass
+from typing import Callable
 
 
 class AppError(Exception):
@@ -120,6 +121,14 @@ class Crate(Box):
 class Pt:
     x: int
     tag: str = "p"
+
+
+def call_int(f: Callable[[], int]) -> int:
+    return f()
+
+
+def call_str(f: Callable[[], str]) -> str:
+    return f()
 
 '''
 
@@ -591,7 +600,8 @@ class _HeapGenerator:
     def e_box_int(self, scope: Scope, depth: int) -> str:
         box = self.wrap(self.expr(BOX, scope, depth))
         forms = [f"{box}.n", f"len({box}.items)", f"{self.wrap(self.expr(PT, scope, depth))}.x"]
-        return self.draw(st.sampled_from(forms + ([] if self.in_class else [f"{box}.weight()"])))
+        methods = [f"{box}.weight()", f"call_int({box}.weight)"]  # called, and bound as a value
+        return self.draw(st.sampled_from(forms + ([] if self.in_class else methods)))
 
     def e_sum_gen(self, scope: Scope, depth: int) -> str:
         xs = self.expr(LINT, scope, depth)
@@ -713,7 +723,8 @@ class _HeapGenerator:
     def e_box_str(self, scope: Scope, depth: int) -> str:
         box = self.wrap(self.expr(BOX, scope, depth))
         forms = [f"{box}.name", f"{self.wrap(self.expr(PT, scope, depth))}.tag"]
-        return self.draw(st.sampled_from(forms + ([] if self.in_class else [f"{box}.label()"])))
+        methods = [f"{box}.label()", f"call_str({box}.label)"]
+        return self.draw(st.sampled_from(forms + ([] if self.in_class else methods)))
 
     def e_str_elem(self, scope: Scope, depth: int) -> str:
         return f"{self.wrap(self.expr(LSTR, scope, depth))}[{self.index(scope)}]"
