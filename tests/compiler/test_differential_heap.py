@@ -28,8 +28,8 @@ import progen
 import progen_heap
 from test_differential import numbered, run_in_process
 
-EXAMPLES = {"default": 12, "ci": 12, "thorough": 400}
-SELF_TEST_EXAMPLES = {"default": 40, "ci": 40, "thorough": 400}
+EXAMPLES = {"default": 10, "ci": 10, "thorough": 400}
+SELF_TEST_EXAMPLES = {"default": 20, "ci": 20, "thorough": 400}
 _PROFILE = os.environ.get("APPLC_HYPOTHESIS_PROFILE", "default")
 
 _SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example]
@@ -70,7 +70,7 @@ def test_generator_covers_the_heap_language() -> None:
     """Across a few programs, the constructs the generator exists for all appear."""
     sources = []
 
-    @settings(max_examples=30, deadline=None, suppress_health_check=_SLOW_OK, database=None)
+    @settings(max_examples=15, deadline=None, suppress_health_check=_SLOW_OK, database=None, derandomize=True)
     @given(program=progen_heap.programs())
     def collect(program: progen.GeneratedProgram) -> None:
         sources.append(program.source)
