@@ -42,7 +42,7 @@ import math
 import struct
 import time as _time
 
-MEMORY_SIZE = 16 * 1024 * 1024
+MEMORY_SIZE = 64 * 1024 * 1024  # shared by every test module a pytest worker loads
 FIRST_ADDRESS = 4096
 STATIC_ALIGN = 16
 

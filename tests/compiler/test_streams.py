@@ -39,9 +39,8 @@ def test_streams_match_cpython(apy, target: str, tmp_path: Path) -> None:
         exe = apy.build(src, tmp_path / "streams.exe", cache=False)
         actual = _run([str(exe)])
     else:
-        from conftest import applc_command
-
-        actual = _run(applc_command() + ["run", "-t", target, str(src)])
+        out = apy.cli("run", "-t", target, str(src))
+        actual = (out.stdout, out.stderr, out.status)
     assert actual == expected
 
 
