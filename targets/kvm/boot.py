@@ -133,6 +133,13 @@ applc_kvm_boot_pdpt:
     .skip 4096
 applc_kvm_boot_pd:
     .skip 16384
+
+# Written by the entry code before anything reads them, so they need no zeroing; and
+# outside .data/.bss, which the collector scans as roots: the boot TSC is a number of
+# the size of a heap address that differs from boot to boot, and as a root it kept
+# garbage alive in some runs and not others.
+.section .noinit.applc_boot_words,"aw",@nobits
+.balign 8
 .globl applc_kvm_boot_tsc
 applc_kvm_boot_tsc:
     .skip 8

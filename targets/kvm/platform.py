@@ -74,6 +74,14 @@ def _start(k: KvmModule) -> ir.Function:
     b.store(b.load(k.carve), k.heap_start)
     b.store(b.add(w.addr(k.stack_guard), I64(GUARD_SIZE + STACK_SLACK)), k.stack_limit)
     call(k.fns["applc_kvm_trace"], I8(ord("M")), rdtsc(w))
+    # Zero the stack below us: boot code (the PIT calibration above all) left values
+    # there that depend on timing, and the collector scans stack words conservatively;
+    # a stale word that happens to point into the heap would keep garbage alive in
+    # some runs and not others.
+    w.asm(VOID, "mov $0, %rdi\n\tmov %rsp, %rcx\n\tsub $$512, %rcx\n\tsub %rdi, %rcx\n\t"
+          "jbe 1f\n\txor %eax, %eax\n\trep stosb\n1:",
+          "r,~{rdi},~{rcx},~{rax},~{memory},~{dirflag},~{flags}",
+          [b.add(w.addr(k.stack_guard), I64(GUARD_SIZE))])
     main = ir.Function(k.module, ir.FunctionType(I32, ()), name="applc_main")
     status = call(main)
     call(k.fns["applc_plat_exit"], status)
