@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
+import stat
 import pickle
 import shutil
 import time
@@ -397,7 +398,20 @@ def build_file(
     )
 
 
+def _is_special(path: Path) -> bool:
+    """An existing output that is not a regular file (/dev/null, a fifo): written into,
+    never replaced -- renaming over /dev/null as root would destroy it."""
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return False
+
+
 def _write_image(path: Path, data: bytes, target: str) -> None:
+    if _is_special(path):
+        with open(path, "wb") as out:
+            out.write(data)
+        return
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     tmp.write_bytes(data)
     os.chmod(tmp, 0o755 if target == "hosted" else 0o644)
@@ -405,6 +419,9 @@ def _write_image(path: Path, data: bytes, target: str) -> None:
 
 
 def _copy(src: Path, dst: Path, target: str) -> None:
+    if _is_special(dst):
+        _write_image(dst, src.read_bytes(), target)
+        return
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(dst.name + f".tmp{os.getpid()}")
     shutil.copyfile(src, tmp)

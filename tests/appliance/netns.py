@@ -351,7 +351,11 @@ class Dnsmasq:
             log = self.log_file.read_text(errors="replace")[-2000:]
         except FileNotFoundError:
             log = ""
-        return f"\n--- dnsmasq log ---\n{log}"
+        try:
+            errors = self.log_file.with_name("dnsmasq.stderr").read_text(errors="replace")[-2000:]
+        except FileNotFoundError:
+            errors = ""
+        return f"\n--- dnsmasq log ---\n{log}\n--- dnsmasq stderr ---\n{errors}"
 
 
 @contextlib.contextmanager
@@ -368,7 +372,8 @@ def dhcp_server(ns: NetNs, workdir: Path, *, tap: str = TAP_NAME, pin: tuple[str
     ]
     if pin is not None:
         command.append(f"--dhcp-host={pin[0]},{pin[1]}")
-    proc = ns.popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(workdir / "dnsmasq.stderr", "wb") as errors:  # why it refused to start, if it does
+        proc = ns.popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors)
     server = Dnsmasq(proc, leases, pid_file, log)
     try:
         deadline = time.monotonic() + start_timeout
