@@ -225,9 +225,9 @@ def _read_until(proc: subprocess.Popen, expected: bytes, within: float) -> bytes
     return seen
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
-def test_termination_signal_stops_the_guest_too(tmp_path: Path, sig: int) -> None:
-    """`kill` of applc run (SIGTERM, or its terminal closing) must not leave QEMU running."""
+def _signal_a_running_guest(tmp_path: Path, sig: int) -> tuple[int, bytes, bytes, int]:
+    """Run a spinning guest through run_image in a child, send the child `sig` once the
+    guest runs; returns (exit status, stdout, stderr, QEMU's PID), the child reaped."""
     image = write_image(tmp_path, floor.spin_guest())
     runner = subprocess.Popen(
         [sys.executable, "-c", _CTRL_C_RUNNER, str(image)],
@@ -237,33 +237,27 @@ def test_termination_signal_stops_the_guest_too(tmp_path: Path, sig: int) -> Non
         assert _read_until(runner, b"spinning\n", within=RUN_TIMEOUT) == b"spinning\n"
         [qemu_pid] = _qemu_children(runner.pid)
         runner.send_signal(sig)
-        runner.communicate(timeout=RUN_TIMEOUT)
-        assert runner.returncode == 128 + sig
-        assert not pid_alive(qemu_pid)
+        out, err = runner.communicate(timeout=RUN_TIMEOUT)
+        return runner.returncode, out, err, qemu_pid
     finally:
         if runner.poll() is None:
             runner.kill()
             runner.wait(timeout=RUN_TIMEOUT)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_termination_signal_stops_the_guest_too(tmp_path: Path, sig: int) -> None:
+    """`kill` of applc run (SIGTERM, or its terminal closing) must not leave QEMU running."""
+    status, _, err, qemu_pid = _signal_a_running_guest(tmp_path, sig)
+    assert status == 128 + sig, err
+    assert not pid_alive(qemu_pid)
 
 
 def test_ctrl_c_stops_the_guest_and_returns_130(tmp_path: Path) -> None:
-    image = write_image(tmp_path, floor.spin_guest())
-    runner = subprocess.Popen(
-        [sys.executable, "-c", _CTRL_C_RUNNER, str(image)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )
-    try:
-        assert _read_until(runner, b"spinning\n", within=RUN_TIMEOUT) == b"spinning\n"
-        [qemu_pid] = _qemu_children(runner.pid)
-        runner.send_signal(signal.SIGINT)
-        out, err = runner.communicate(timeout=RUN_TIMEOUT)
-        assert runner.returncode == qemu.EXIT_INTERRUPTED == 130, err
-        assert out == b""
-        assert not pid_alive(qemu_pid)
-    finally:
-        if runner.poll() is None:
-            runner.kill()
-            runner.wait(timeout=RUN_TIMEOUT)
+    status, out, err, qemu_pid = _signal_a_running_guest(tmp_path, signal.SIGINT)
+    assert status == qemu.EXIT_INTERRUPTED == 130, err
+    assert out == b""
+    assert not pid_alive(qemu_pid)
 
 
 # --- accelerator choice and missing QEMU ----------------------------------------
