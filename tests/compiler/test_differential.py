@@ -52,9 +52,17 @@ def numbered(source: str) -> str:
 @settings(max_examples=EXAMPLES[_PROFILE], deadline=None, suppress_health_check=_SLOW_OK)
 @given(program=progen.programs())
 def test_compiled_program_matches_cpython_model(program: progen.GeneratedProgram, apy) -> None:
+    compare_with_oracle(program, apy, "applc-diff-", lambda expected: (
+        expected.exc_type in EXPECTED_EXCEPTIONS, "generator bug:\n" + expected.describe()))
+
+
+def compare_with_oracle(program: progen.GeneratedProgram, apy, prefix: str, oracle_ok) -> None:
+    """Run the instrumented program under CPython (the oracle), check that run with
+    `oracle_ok(outcome) -> (ok, message)`, then build the program with applc (hosted)
+    and require the same stdout, exit status and exception."""
     from applc.diag import CompileError
 
-    with tempfile.TemporaryDirectory(prefix="applc-diff-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         work = Path(tmp)
         source = work / "prog.apy"
         source.write_text(program.source)
@@ -62,7 +70,8 @@ def test_compiled_program_matches_cpython_model(program: progen.GeneratedProgram
         oracle.write_text(progen.instrument_for_apy(program.source))
 
         expected = apy.cpython(oracle)
-        assert expected.exc_type in EXPECTED_EXCEPTIONS, "generator bug:\n" + expected.describe()
+        ok, message = oracle_ok(expected)
+        assert ok, message
         try:
             exe = apy.build(source, work / "prog.exe", cache=False)
         except CompileError as e:

@@ -18,15 +18,12 @@ exceptions main() reports.
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 
 import progen
 import progen_heap
-from test_differential import numbered, run_in_process
+from test_differential import compare_with_oracle, numbered, run_in_process
 
 EXAMPLES = {"default": 10, "ci": 10, "thorough": 400}
 SELF_TEST_EXAMPLES = {"default": 20, "ci": 20, "thorough": 400}
@@ -38,22 +35,9 @@ _SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_
 @settings(max_examples=EXAMPLES[_PROFILE], deadline=None, suppress_health_check=_SLOW_OK)
 @given(program=progen_heap.programs())
 def test_compiled_heap_program_matches_cpython(program: progen.GeneratedProgram, apy) -> None:
-    from applc.diag import CompileError
-
-    with tempfile.TemporaryDirectory(prefix="applc-heap-") as tmp:
-        work = Path(tmp)
-        source = work / "prog.apy"
-        source.write_text(program.source)
-        oracle = work / "oracle.py"
-        oracle.write_text(progen.instrument_for_apy(program.source))
-
-        expected = apy.cpython(oracle)
-        assert expected.status == 0, "generator bug:\n" + expected.describe() + "\n" + numbered(program.source)
-        try:
-            exe = apy.build(source, work / "prog.exe", cache=False)
-        except CompileError as e:
-            pytest.fail(f"applc rejected a well-typed program:\n{e.render()}\n\n{numbered(program.source)}")
-        apy.assert_same(expected, apy.run_executable(exe), "program:\n" + numbered(program.source))
+    compare_with_oracle(program, apy, "applc-heap-", lambda expected: (
+        expected.status == 0,
+        "generator bug:\n" + expected.describe() + "\n" + numbered(program.source)))
 
 
 @settings(max_examples=SELF_TEST_EXAMPLES[_PROFILE], deadline=None, suppress_health_check=_SLOW_OK)
